@@ -1,0 +1,166 @@
+"""Evaluation on frozen features: weighted kNN and a linear probe.
+
+Protocol (as the peers in ../shared/docs/anchors.md): features of the un-augmented
+images, L2-normalised, cosine kNN with k = 200 and temperature 0.1, weighted votes;
+a linear classifier on features extracted once from the frozen backbone (eval mode,
+so batch-norm statistics are frozen too). Report the final epoch, never the best.
+
+    python -m superinfo_lib.eval --checkpoint runs/superinfo/checkpoint.pt
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .data import load_cifar10, normalize
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 1024,
+                     device=None, channels_last: bool = False) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> float32 (N, F) features of `encoder` in eval mode.
+
+    The encoder's train/eval mode is restored afterwards.
+    """
+    device = torch.device(device) if device is not None else next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    use_bf16 = device.type == "cuda"
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = normalize(images[start:start + batch_size].to(device, non_blocking=True))
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            out.append(encoder(x).float())
+    encoder.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+                num_classes: int, k: int = 200, temperature: float = 0.1, chunk: int = 1024) -> torch.Tensor:
+    """Weighted kNN (Wu et al., 2018): votes exp(cos / t) of the k nearest training features.
+
+    Args:
+        train_features: (N, F); train_labels: (N,) int; test_features: (M, F).
+    Returns:
+        (M,) predicted labels.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    train = F.normalize(train_features.float(), dim=1)
+    labels = train_labels.to(train.device)
+    k = min(k, len(train))
+    preds = []
+    for start in range(0, len(test_features), chunk):
+        test = F.normalize(test_features[start:start + chunk].float().to(train.device), dim=1)
+        sim, idx = (test @ train.T).topk(k, dim=1)                       # (m, k)
+        votes = torch.zeros(len(test), num_classes, device=train.device)
+        votes.scatter_add_(1, labels[idx], (sim / temperature).exp())
+        preds.append(votes.argmax(1))
+    return torch.cat(preds)
+
+
+def knn_accuracy(train_features, train_labels, test_features, test_labels, num_classes: int,
+                 k: int = 200, temperature: float = 0.1) -> float:
+    pred = knn_predict(train_features, train_labels, test_features, num_classes, k, temperature)
+    return (pred.cpu() == test_labels.cpu()).float().mean().item()
+
+
+def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+                 test_labels: torch.Tensor, num_classes: int, epochs: int = 100, lr: float = 1e-3,
+                 weight_decay: float = 1e-5, batch_size: int = 512, seed: int = 0) -> float:
+    """Test accuracy of a linear classifier trained on fixed features (Adam, cosine lr).
+
+    Features are standardised with the training set's statistics. Returns the accuracy
+    after the last epoch.
+    """
+    device = train_features.device
+    mean, std = train_features.mean(0), train_features.std(0).clamp_min(1e-6)
+    xtr, xte = (train_features - mean) / std, (test_features.to(device) - mean) / std
+    ytr = train_labels.to(device)
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        clf = nn.Linear(xtr.shape[1], num_classes).to(device)
+    opt = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * max(1, -(-len(xtr) // batch_size))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for _ in range(epochs):
+        order = torch.randperm(len(xtr), generator=g).to(device)
+        for start in range(0, len(xtr), batch_size):
+            idx = order[start:start + batch_size]
+            loss = F.cross_entropy(clf(xtr[idx]), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    with torch.no_grad():
+        return (clf(xte).argmax(1).cpu() == test_labels.cpu()).float().mean().item()
+
+
+def few_label_indices(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Tensor:
+    """Indices of `per_class` random examples of each class."""
+    g = torch.Generator().manual_seed(seed)
+    labels = labels.cpu()
+    picks = []
+    for c in labels.unique():
+        members = (labels == c).nonzero().flatten()
+        picks.append(members[torch.randperm(len(members), generator=g)[:per_class]])
+    return torch.cat(picks)
+
+
+def evaluate_encoder(encoder: nn.Module, data, num_classes: int, linear_epochs: int = 100,
+                     few_label: tuple[int, ...] = (), batch_size: int = 1024, channels_last: bool = False) -> dict:
+    """kNN, linear probe and few-label probes of a frozen encoder on `data` (an ImageData)."""
+    train_f = extract_features(encoder, data.train_x, batch_size, channels_last=channels_last)
+    test_f = extract_features(encoder, data.test_x, batch_size, channels_last=channels_last)
+    train_y, test_y = data.train_y.to(train_f.device), data.test_y
+    results = {
+        "knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, num_classes),
+        "linear_top1": linear_probe(train_f, train_y, test_f, test_y, num_classes, epochs=linear_epochs),
+        "n_train": len(train_f), "n_test": len(test_f),
+    }
+    for per_class in few_label:
+        idx = few_label_indices(data.train_y, per_class).to(train_f.device)
+        # Few examples: more epochs, so the tiny training set is fitted.
+        results[f"linear_{per_class}_per_class_top1"] = linear_probe(
+            train_f[idx], train_y[idx], test_f, test_y, num_classes, epochs=max(linear_epochs, 200),
+            batch_size=min(512, len(idx)))
+    return results
+
+
+def main(argv=None) -> None:
+    from .models import load_checkpoint_model
+    parser = argparse.ArgumentParser(prog="python -m superinfo_lib.eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by superinfo_lib.train")
+    parser.add_argument("--data", default=None, help="CIFAR-10 pack or torchvision folder (default: search)")
+    parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
+    parser.add_argument("--linear-epochs", type=int, default=100)
+    parser.add_argument("--few-label", type=int, nargs="*", default=[10, 100],
+                        help="labels per class for few-label probes")
+    parser.add_argument("--out", default=None, help="JSON file for the results (default: next to the checkpoint)")
+    args = parser.parse_args(argv)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, ckpt = load_checkpoint_model(args.checkpoint, map_location=device)
+    data = load_cifar10(args.data, train_limit=args.train_limit, test_limit=args.test_limit)
+    results = evaluate_encoder(model.backbone.to(device), data, len(data.classes),
+                               args.linear_epochs, tuple(args.few_label))
+    results.update(checkpoint=str(args.checkpoint), step=ckpt.get("step"), data=data.source)
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_name("eval.json")
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
