@@ -1,0 +1,82 @@
+"""The augmentation-parameter probe: how much superfluous information a representation holds.
+
+A view's own augmentation parameters (crop box, flip, jitter factors) are information
+the other view does not share. If a ridge regression can read them from the view's
+representation on held-out images, the representation keeps superfluous information.
+SuperInfo should lower this score while keeping class accuracy.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .data import AUG_PARAM_NAMES, AugmentConfig, apply_aug_params, sample_aug_params
+
+# Parameters probed: those that vary continuously or as a coin flip under the default config.
+PROBED_PARAMS = ("crop_cx", "crop_cy", "crop_w", "crop_h", "flip", "brightness", "contrast",
+                 "saturation", "hue", "grayscale")
+
+
+def ridge_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+             ridge: float = 1e-2) -> torch.Tensor:
+    """Held-out R^2 of a ridge regression per target column.
+
+    Args:
+        train_x (N, F), train_y (N, T), test_x (M, F), test_y (M, T).
+    Returns:
+        (T,) R^2 on the test rows: 0 = no better than the training mean, 1 = perfect.
+    """
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    a = torch.cat([(train_x - mean) / std, torch.ones(len(train_x), 1, device=train_x.device)], 1).double()
+    b = torch.cat([(test_x - mean) / std, torch.ones(len(test_x), 1, device=test_x.device)], 1).double()
+    eye = torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
+    w = torch.linalg.solve(a.T @ a + ridge * len(a) * eye, a.T @ train_y.double())
+    residual = ((b @ w) - test_y.double()).pow(2).sum(0)
+    total = (test_y.double() - train_y.double().mean(0)).pow(2).sum(0).clamp_min(1e-12)
+    return (1 - residual / total).float()
+
+
+@torch.no_grad()
+def augmentation_probe(encoder: nn.Module, images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(),
+                       seed: int = 0, batch_size: int = 512, train_fraction: float = 0.7) -> dict[str, float]:
+    """R^2 of each augmentation parameter read from encoder(augmented image), held out.
+
+    Args:
+        encoder: (B, 3, H, W) -> (B, F), e.g. a backbone, or `model.features(x, "mu")`.
+        images: (N, 3, H, W) uint8; each gets one augmented view with its own parameters.
+    Returns:
+        {param: R^2 for each of PROBED_PARAMS, "mean_r2": their mean}.
+    """
+    device = next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    g = torch.Generator(device=device).manual_seed(seed)
+    feats, params = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(device)
+        p = sample_aug_params(len(x), cfg, g, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            feats.append(encoder(apply_aug_params(x, p)).float())
+        params.append(p)
+    encoder.train(was_training)
+    feats, params = torch.cat(feats), torch.cat(params)
+    columns = [AUG_PARAM_NAMES.index(name) for name in PROBED_PARAMS]
+    targets = params[:, columns]
+    n_train = int(train_fraction * len(feats))
+    if n_train < 2 or len(feats) - n_train < 2:
+        raise ValueError(f"images: need more images for a held-out probe, got {len(images)}")
+    r2 = ridge_r2(feats[:n_train], targets[:n_train], feats[n_train:], targets[n_train:])
+    scores = {name: float(v) for name, v in zip(PROBED_PARAMS, r2)}
+    scores["mean_r2"] = float(r2.mean())
+    return scores
+
+
+class MuEncoder(nn.Module):
+    """Wrap a SuperInfoModel so that it maps images to the posterior mean mu."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.head(self.model.backbone(x))[0]
