@@ -1,0 +1,40 @@
+# Two commands set up and run everything on a fresh machine:
+#   make train   train and evaluate SuperInfo on CIFAR-10 (GPU: the real run; CPU: scaled down)
+#   make test    the whole test suite (installs Chromium for the browser test when it can)
+# Both create .venv and install requirements.txt into it first.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.txt
+CHROMIUM := /usr/lib/chromium/chromium
+# Extra arguments for the trainer, e.g. make train ARGS="--loss simclr --epochs 20"
+ARGS ?=
+
+.PHONY: train test venv browser clean-venv
+
+venv: $(STAMP)
+
+# Reinstall only when requirements.txt changed since the last install.
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	cp requirements.txt $(STAMP)
+
+# The browser test drives Debian's Chromium; install it where we may (root + apt), else say why not.
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: Chromium not found at $(CHROMIUM) and cannot be installed here (needs root + apt);" \
+		"the browser test will be skipped (it fails instead when CI is set)"; fi
+
+train: venv
+	$(PY) -m superinfo_lib.train --loss superinfo $(ARGS)
+
+test: venv browser
+	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)
