@@ -13,6 +13,7 @@ Make a pack from a torchvision download:
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import math
 import os
@@ -335,8 +336,7 @@ def apply_aug_params(images: torch.Tensor, params: torch.Tensor, out_size: int |
     x = (saturation[:, None, None, None] * x + (1 - saturation[:, None, None, None]) * _grayscale(x)).clamp(0, 1)
     x = _shift_hue(x, hue)
     x = torch.where(gray[:, None, None, None] > 0, _grayscale(x).expand_as(x), x)
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    mean, std = _mean_std(x.device)
     return (x - mean) / std
 
 
@@ -353,9 +353,14 @@ def augment(images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(),
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, 3, H, W) -> normalised float, no augmentation (for evaluation)."""
-    mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=images.device).view(1, 3, 1, 1)
+    mean, std = _mean_std(images.device)
     return (images.float() / 255 - mean) / std
+
+
+@functools.lru_cache(maxsize=None)
+def _mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The normalisation constants, made once per device (no host-to-device copy per batch)."""
+    return (torch.tensor(MEAN, device=device).view(1, 3, 1, 1), torch.tensor(STD, device=device).view(1, 3, 1, 1))
 
 
 # ----------------------------------------------------------------------------- CLI

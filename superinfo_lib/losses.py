@@ -25,7 +25,7 @@ def _check_finite_number(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
-def _check_pair(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+def _check_pair(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor, check_finite: bool = True) -> None:
     if a.ndim != 2:
         raise ValueError(f"{name_a} must have shape (N, D), got {tuple(a.shape)}")
     if a.shape != b.shape:
@@ -33,13 +33,15 @@ def _check_pair(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> N
             f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.shape[0] == 0:
         raise ValueError(f"{name_a} is an empty batch (N = 0)")
-    for name, t in ((name_a, a), (name_b, b)):
+    # The finiteness check waits for the GPU; the trainer skips it and checks its loss on the device.
+    for name, t in ((name_a, a), (name_b, b)) if check_finite else ():
         if not torch.isfinite(t).all():
             raise ValueError(f"{name} contains NaN or inf")
 
 
 def info_nce(p1: torch.Tensor, p2: torch.Tensor, temperature: float,
-             gathered: tuple[torch.Tensor, torch.Tensor] | None = None, rank: int = 0) -> torch.Tensor:
+             gathered: tuple[torch.Tensor, torch.Tensor] | None = None, rank: int = 0,
+             check_finite: bool = True) -> torch.Tensor:
     """NT-Xent (SimCLR) loss for N positive pairs, i.e. 2N anchors.
 
     Args:
@@ -50,13 +52,14 @@ def info_nce(p1: torch.Tensor, p2: torch.Tensor, temperature: float,
             processes, concatenated in rank order (see superinfo_lib.distributed).
             Then this process's 2N anchors are contrasted with all 2WN candidates.
         rank: this process's index in `gathered`.
+        check_finite: raise ValueError on NaN / inf inputs (costs a host-device sync).
 
     Returns:
         scalar: mean over this process's 2N anchors of
         -log softmax_j(sim(a, c_j) / tau)[positive], self-similarity excluded.
         At random init it is close to log(2N' - 1), N' the number of pairs seen.
     """
-    _check_pair("p1", p1, "p2", p2)
+    _check_pair("p1", p1, "p2", p2, check_finite)
     _check_finite_number("temperature", temperature)
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -83,19 +86,20 @@ def info_nce(p1: torch.Tensor, p2: torch.Tensor, temperature: float,
 
 
 def gaussian_kl(mu_a: torch.Tensor, logvar_a: torch.Tensor,
-                mu_b: torch.Tensor, logvar_b: torch.Tensor) -> torch.Tensor:
+                mu_b: torch.Tensor, logvar_b: torch.Tensor, check_finite: bool = True) -> torch.Tensor:
     """Per-sample KL(N_a || N_b) of diagonal Gaussians, summed over dimensions.
 
     Args:
         mu_a, logvar_a, mu_b, logvar_b: (N, K) means and log-variances.
+        check_finite: raise ValueError on NaN / inf inputs (costs a host-device sync).
 
     Returns:
         (N,) float32 (float64 if the inputs are float64), always >= 0:
         0.5 * sum_k [ logvar_b - logvar_a + (var_a + (mu_a - mu_b)^2) / var_b - 1 ].
         Computed outside autocast, so bf16 inputs do not lose the small differences.
     """
-    _check_pair("mu_a", mu_a, "mu_b", mu_b)
-    _check_pair("logvar_a", logvar_a, "logvar_b", logvar_b)
+    _check_pair("mu_a", mu_a, "mu_b", mu_b, check_finite)
+    _check_pair("logvar_a", logvar_a, "logvar_b", logvar_b, check_finite)
     if mu_a.shape != logvar_a.shape:
         raise ValueError(f"mu_a and logvar_a must have the same shape, got "
                          f"{tuple(mu_a.shape)} and {tuple(logvar_a.shape)}")
@@ -114,7 +118,7 @@ def superinfo_loss(p1: torch.Tensor, p2: torch.Tensor,
                    lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0.0,
                    temperature: float = 0.5, allow_negative_beta: bool = False,
                    gathered: tuple[torch.Tensor, torch.Tensor] | None = None, rank: int = 0,
-                   ) -> dict[str, torch.Tensor]:
+                   check_finite: bool = True) -> dict[str, torch.Tensor]:
     """The SuperInfo objective for one batch of N pairs.
 
     Args:
@@ -127,6 +131,8 @@ def superinfo_loss(p1: torch.Tensor, p2: torch.Tensor,
         allow_negative_beta: a negative beta *rewards* an unbounded upper bound, so it
             is refused unless the caller opts in (the course shows what it does).
         gathered, rank: see `info_nce` (multi-process negatives).
+        check_finite: raise ValueError on NaN / inf inputs; the trainer turns it off
+            (the check waits for the GPU) and watches its loss on the device instead.
 
     Returns:
         dict of scalars: "loss" (the total), "nce", "kl_12", "kl_21" (batch means),
@@ -140,9 +146,9 @@ def superinfo_loss(p1: torch.Tensor, p2: torch.Tensor,
             if value < 0:
                 raise ValueError(f"{name} = {value} is negative: that rewards the KL upper bound, "
                                  "which is unbounded; pass allow_negative_beta=True to do it anyway")
-    nce = info_nce(p1, p2, temperature, gathered=gathered, rank=rank)
-    kl_12 = gaussian_kl(mu1, logvar1, mu2, logvar2).mean()
-    kl_21 = gaussian_kl(mu2, logvar2, mu1, logvar1).mean()
+    nce = info_nce(p1, p2, temperature, gathered=gathered, rank=rank, check_finite=check_finite)
+    kl_12 = gaussian_kl(mu1, logvar1, mu2, logvar2, check_finite).mean()
+    kl_21 = gaussian_kl(mu2, logvar2, mu1, logvar1, check_finite).mean()
     pairs = p1.shape[0] if gathered is None else gathered[0].shape[0]
     return {
         "loss": lambda_pred * nce + beta_12 * kl_12 + beta_21 * kl_21,

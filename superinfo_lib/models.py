@@ -110,13 +110,14 @@ def model_config(model: SuperInfoModel) -> dict:
 
 
 def _strip_prefixes(state: dict) -> dict:
-    """Drop the wrappers' prefixes: torch.compile's "_orig_mod." and DDP's "module."."""
+    """Drop the wrappers' prefixes: DDP's "module." and torch.compile's "_orig_mod.", which
+    sits mid-key when a submodule is compiled ("backbone._orig_mod.0.weight")."""
     out = {}
     for key, value in state.items():
-        for prefix in ("_orig_mod.", "module."):
-            while key.startswith(prefix):
-                key = key[len(prefix):]
-        out[key] = value
+        parts = key.split(".")
+        while parts and parts[0] == "module":
+            parts = parts[1:]
+        out[".".join(p for p in parts if p != "_orig_mod")] = value
     return out
 
 

@@ -18,7 +18,9 @@ partly predictable from s, part of it survives a large beta, while n1 falls to c
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -102,6 +104,21 @@ def ridge_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: t
     return ((b @ w).argmax(1) == test_y).double().mean().item()
 
 
+@contextmanager
+def torch_threads(n: int):
+    """Run torch ops on n intra-op threads, then restore. A tiny MLP is fastest on one thread
+    (two threads lose to synchronisation, by 10x on a busy 2-core machine), and float sums,
+    hence results, are reproducible only at a fixed thread count."""
+    if n < 1:
+        raise ValueError(f"num_threads must be >= 1, got {n}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class ToyResult:
     """history: per-step lists of every loss term; probes: accuracy per factor (view 1's mu);
@@ -118,57 +135,63 @@ class ToyResult:
 def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0.0, temperature: float = 0.5,
               latent_dim: int = 16, steps: int = 200, batch_size: int = 256, lr: float = 3e-3,
               seed: int = 0, allow_negative_beta: bool = False, data: MultiViewData | None = None,
-              n_probe: int = 2048) -> ToyResult:
+              n_probe: int = 2048, callback: Callable[[int, int], None] | None = None,
+              num_threads: int = 1) -> ToyResult:
     """Train a ToyEncoder with `superinfo_loss` on the multi-view set, then probe every factor.
 
-    The same arguments and seed give the same result. A diverging run (possible with a
-    negative beta) stops and reports the step instead of raising.
+    The same arguments and seed give the same result (it runs on `num_threads` torch
+    threads, restored afterwards: float sums depend on the count). A diverging run
+    (possible with a negative beta) stops and reports the step instead of raising. `callback(steps_done, steps)`, if given, is called
+    after every step (progress bars); it does not change the result.
     """
-    settings = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
-                    latent_dim=latent_dim, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-    if latent_dim < 1:
-        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    data = data or make_multiview(seed=1000 + seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = ToyEncoder(data.v1.shape[1], latent_dim)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    n_train = len(data.v1) - n_probe // 2 if len(data.v1) > n_probe else len(data.v1) // 2
-    result = ToyResult(settings, {k: [] for k in ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound")})
-    model.train()
-    for step in range(steps):
-        idx = torch.randint(n_train, (batch_size,), generator=g)
-        mu, lv, p = model(torch.cat([data.v1[idx], data.v2[idx]]), g)   # one pass, shared BN stats
-        (mu1, mu2), (lv1, lv2), (p1, p2) = mu.chunk(2), lv.chunk(2), p.chunk(2)
-        try:
-            terms = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=lambda_pred, beta_12=beta_12,
-                                   beta_21=beta_21, temperature=temperature,
-                                   allow_negative_beta=allow_negative_beta)
-        except ValueError as err:
-            if "NaN or inf" not in str(err):
-                raise
-            result.diverged_at = step
-            break
-        if not torch.isfinite(terms["loss"]):
-            result.diverged_at = step
-            break
-        opt.zero_grad()
-        terms["loss"].backward()
-        opt.step()
-        for k, v in terms.items():
-            result.history[k].append(float(v.detach()))
-    model.eval()
-    with torch.no_grad():
-        mu, _, _ = model(data.v1)
-    if not torch.isfinite(mu).all():
-        result.probes = {k: float("nan") for k in FACTORS}
+    with torch_threads(num_threads):
+        settings = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
+                        latent_dim=latent_dim, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        data = data or make_multiview(seed=1000 + seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = ToyEncoder(data.v1.shape[1], latent_dim)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        g = torch.Generator().manual_seed(seed)
+        n_train = len(data.v1) - n_probe // 2 if len(data.v1) > n_probe else len(data.v1) // 2
+        result = ToyResult(settings, {k: [] for k in ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound")})
+        model.train()
+        for step in range(steps):
+            idx = torch.randint(n_train, (batch_size,), generator=g)
+            mu, lv, p = model(torch.cat([data.v1[idx], data.v2[idx]]), g)   # one pass, shared BN stats
+            (mu1, mu2), (lv1, lv2), (p1, p2) = mu.chunk(2), lv.chunk(2), p.chunk(2)
+            try:
+                terms = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=lambda_pred, beta_12=beta_12,
+                                       beta_21=beta_21, temperature=temperature,
+                                       allow_negative_beta=allow_negative_beta)
+            except ValueError as err:
+                if "NaN or inf" not in str(err):
+                    raise
+                result.diverged_at = step
+                break
+            if not torch.isfinite(terms["loss"]):
+                result.diverged_at = step
+                break
+            opt.zero_grad()
+            terms["loss"].backward()
+            opt.step()
+            for k, v in terms.items():
+                result.history[k].append(float(v.detach()))
+            if callback is not None:
+                callback(step + 1, steps)
+        model.eval()
+        with torch.no_grad():
+            mu, _, _ = model(data.v1)
+        if not torch.isfinite(mu).all():
+            result.probes = {k: float("nan") for k in FACTORS}
+            return result
+        factors = data.view1_factors()
+        for name in FACTORS:
+            y = factors[name]
+            result.probes[name] = ridge_probe_accuracy(mu[:n_train], y[:n_train], mu[n_train:], y[n_train:],
+                                                       NUM_CLASSES[name])
         return result
-    factors = data.view1_factors()
-    for name in FACTORS:
-        y = factors[name]
-        result.probes[name] = ridge_probe_accuracy(mu[:n_train], y[:n_train], mu[n_train:], y[n_train:],
-                                                   NUM_CLASSES[name])
-    return result

@@ -154,18 +154,29 @@ class NonFiniteLoss(RuntimeError):
 def load_data(cfg: TrainConfig, dist_info: distributed.DistInfo) -> ImageData:
     if cfg.synthetic:
         return synthetic_images(n_train=cfg.train_limit or 512, n_test=cfg.test_limit or 256, seed=cfg.seed)
-    return load_cifar10(cfg.data, download=cfg.download and dist_info.is_main,
+    # Rank 0 loads first (and may download); the others wait, then read what it found.
+    if not dist_info.is_main:
+        distributed.barrier()
+    data = load_cifar10(cfg.data, download=cfg.download and dist_info.is_main,
                         train_limit=cfg.train_limit, test_limit=cfg.test_limit)
+    if dist_info.is_main:
+        distributed.barrier()
+    return data
 
 
 @torch.no_grad()
 def knn_monitor(model: SuperInfoModel, train_x, train_y, test_x, test_y, num_classes: int,
-                channels_last: bool) -> float:
-    """kNN top-1 of the backbone features; each rank embeds its shard, all ranks vote."""
-    train_f = distributed.gather_rows(extract_features(model.backbone, train_x, channels_last=channels_last))
-    test_f = distributed.gather_rows(extract_features(model.backbone, test_x, channels_last=channels_last))
-    return knn_accuracy(train_f, distributed.gather_rows(train_y), test_f, distributed.gather_rows(test_y),
-                        num_classes)
+                channels_last: bool) -> tuple[float, tuple[torch.Tensor, ...]]:
+    """kNN top-1 of the backbone features; each rank embeds its shard, all ranks vote.
+
+    Returns the accuracy and the gathered (train_f, train_y, test_f, test_y), which the final
+    linear probe reuses instead of embedding the data again.
+    """
+    features = (distributed.gather_rows(extract_features(model.backbone, train_x, channels_last=channels_last)),
+                distributed.gather_rows(train_y),
+                distributed.gather_rows(extract_features(model.backbone, test_x, channels_last=channels_last)),
+                distributed.gather_rows(test_y))
+    return knn_accuracy(*features, num_classes), features
 
 
 def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True) -> dict:
@@ -192,9 +203,10 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
     r, w = dist_info.rank, dist_info.world_size
     train_x, train_y = data.train_x[r::w].to(device), data.train_y[r::w].to(device)
     test_x, test_y = data.test_x[r::w].to(device), data.test_y[r::w].to(device)
-    steps_per_epoch = len(train_x) // cfg.batch_size
+    shard_size = len(data.train_x) // w      # the smallest shard: every rank must run the same steps
+    steps_per_epoch = shard_size // cfg.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"--batch-size {cfg.batch_size} is larger than the {len(train_x)} training images "
+        raise ValueError(f"--batch-size {cfg.batch_size} is larger than the {shard_size} training images "
                          "of each process")
     total_steps = cfg.epochs * steps_per_epoch
     warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
@@ -205,7 +217,7 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     if dist_info.enabled:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model) if device.type == "cuda" else model
+        model = distributed.convert_sync_batchnorm(model, device.type)   # BN statistics over the global batch
     optimizer_kwargs = {"fused": True} if device.type == "cuda" else {}
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay, **optimizer_kwargs)
@@ -223,6 +235,12 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
         say(f"resumed {ckpt_path} at step {step} (epoch {ckpt['epoch']})")
     elif cfg.resume:
         say(f"--resume: no checkpoint at {ckpt_path} yet, starting from scratch")
+    if dist_info.enabled:  # a node that cannot see the checkpoint would start over and desynchronise
+        steps = torch.tensor([step, -step], device=device)
+        lowest, minus_highest = distributed.all_reduce_min(steps).tolist()
+        if lowest != -minus_highest:
+            raise ValueError(f"--resume: the processes found checkpoints at different steps ({lowest} to "
+                             f"{-minus_highest}); --out must be a folder that every node reads")
 
     train_model = model
     if cfg.compile:
@@ -248,13 +266,14 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
     term_names = ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound")
     last_good_step = step
     final_step = total_steps if cfg.stop_at_step is None else min(total_steps, cfg.stop_at_step)
-    knn = None
+    knn = features = None
     try:
         while step < final_step:
             epoch = step // steps_per_epoch
             order = epoch_order(len(train_x), cfg.seed, epoch, r).to(device)
             sums = torch.zeros(len(term_names), device=device)
             first_bad = torch.full((), -1, dtype=torch.long, device=device)
+            step_on_device = torch.full((), step, dtype=torch.long, device=device)
             count, t_epoch, t_log = 0, time.perf_counter(), time.perf_counter()
             bar = None
             if progress and is_main:
@@ -286,21 +305,25 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
                     terms = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=preset.lambda_pred,
                                            beta_12=beta_12, beta_21=beta_21, temperature=preset.temperature,
                                            allow_negative_beta=cfg.allow_negative_beta, gathered=gathered,
-                                           rank=r)
+                                           rank=r, check_finite=False)
                 optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 optimizer.step()
                 # No host sync per step: accumulate on the device, check at the log interval.
                 values = torch.stack([terms[k].detach().float() for k in term_names])
                 finite = torch.isfinite(values).all()
-                first_bad = torch.where((first_bad < 0) & ~finite, torch.tensor(step, device=device), first_bad)
+                first_bad = torch.where((first_bad < 0) & ~finite, step_on_device, first_bad)
+                step_on_device += 1
                 sums += values
                 count += 1
                 step += 1
                 if bar is not None:
                     bar.update(1)
                 if step % cfg.log_every == 0 or step == epoch_end:
-                    bad = int(first_bad.item())
+                    # Every rank must stop together: the earliest non-finite step on any rank.
+                    no_bad = torch.full_like(first_bad, total_steps)
+                    bad = int(distributed.all_reduce_min(torch.where(first_bad < 0, no_bad, first_bad)).item())
+                    bad = -1 if bad == total_steps else bad
                     if bad >= 0:
                         raise NonFiniteLoss(f"the loss became non-finite at step {bad}")
                     means = (distributed.all_reduce_mean(sums) / count).tolist()
@@ -317,9 +340,9 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
                 bar.close()
             epoch_time = time.perf_counter() - t_epoch
             completed = step % steps_per_epoch == 0
-            knn = None
+            knn = features = None
             if completed and cfg.knn_every and ((epoch + 1) % cfg.knn_every == 0 or epoch + 1 == cfg.epochs):
-                knn = knn_monitor(model, train_x, train_y, test_x, test_y, num_classes, channels_last)
+                knn, features = knn_monitor(model, train_x, train_y, test_x, test_y, num_classes, channels_last)
             last_good_step = step
             if is_main:
                 log({"kind": "epoch", "epoch": epoch, "step": step, "epoch_time_s": epoch_time,
@@ -339,15 +362,14 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
     results = {"loss": cfg.loss, "step": step, "epochs": cfg.epochs, "scaled_down": cfg.scaled_down,
                "data_source": data.source}
     if step == total_steps:
-        if knn is None:
-            knn = knn_monitor(model, train_x, train_y, test_x, test_y, num_classes, channels_last)
+        if features is None:
+            knn, features = knn_monitor(model, train_x, train_y, test_x, test_y, num_classes, channels_last)
         results["knn_top1"] = knn
         if cfg.linear_epochs and is_main:
-            # The probe needs all features on one process; rank 0 embeds the whole set.
-            train_f = extract_features(model.backbone, data.train_x, channels_last=channels_last, device=device)
-            test_f = extract_features(model.backbone, data.test_x, channels_last=channels_last, device=device)
-            results["linear_top1"] = linear_probe(train_f, data.train_y.to(device), test_f, data.test_y,
-                                                  num_classes, epochs=cfg.linear_epochs)
+            # Every rank holds the gathered features of the whole set; rank 0 fits the probe.
+            train_f, train_labels, test_f, test_labels = features
+            results["linear_top1"] = linear_probe(train_f, train_labels, test_f, test_labels, num_classes,
+                                                  epochs=cfg.linear_epochs)
         if is_main:
             (out / "final.json").write_text(json.dumps(results, indent=2) + "\n")
             with open(out / "metrics.jsonl", "a") as f:

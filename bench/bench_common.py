@@ -1,0 +1,104 @@
+"""What bench_gpu.py and gpu_runs.py share: data, output folders, the time budget.
+
+Output: result JSONs go into --results-dir (default runs/gpu_results, ignored by git);
+when --out is given (default: $OUT, the device tool's return folder) every JSON of that
+folder is also packed into <out>/results.tar after each write, because the device machine
+returns at most 8 files. Import the tar into results/ with
+    python -m superinfo_lib.results import-bundle <files_at>/results.tar results/
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import torch  # noqa: E402
+
+from superinfo_lib import results  # noqa: E402
+from superinfo_lib.data import ImageData, load_cifar10, synthetic_images  # noqa: E402
+
+DEFAULT_RESULTS_DIR = REPO_ROOT / "runs" / "gpu_results"
+DEFAULT_WORK_DIR = REPO_ROOT / "runs" / "gpu_work"
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search "
+                        "(on the device machine: device_data/cifar10-jpeg.npz, carried)")
+    parser.add_argument("--synthetic", action="store_true", help="synthetic images instead of CIFAR-10 (tests)")
+    parser.add_argument("--train-limit", type=int, default=None, help="first N training images only")
+    parser.add_argument("--test-limit", type=int, default=None, help="first N test images only")
+    parser.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR),
+                        help="where result JSONs go (not results/: import them after checking)")
+    parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="checkpoints and logs of the runs")
+    parser.add_argument("--out", default=os.environ.get("OUT"),
+                        help="also pack the result JSONs into <out>/results.tar (default: $OUT if set)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="wall-clock budget: stop starting work that would not finish inside it")
+    parser.add_argument("--deadline", type=float, default=float(os.environ["SUPERINFO_DEADLINE"])
+                        if os.environ.get("SUPERINFO_DEADLINE") else None,
+                        help="also stop by this Unix time (default: $SUPERINFO_DEADLINE), shared by the "
+                             "commands of one device call: export SUPERINFO_DEADLINE=$(( $(date +%%s) + 540 ))")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CPU-sized: small arch, few images and steps; proves the code path, no figures")
+
+
+def resolve_device(name: str | None) -> torch.device:
+    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def load_data(args, smoke_train: int = 512, smoke_test: int = 256) -> ImageData:
+    """CIFAR-10 (or the synthetic set), with --smoke defaulting to a few hundred images."""
+    train_limit = args.train_limit or (smoke_train if args.smoke else None)
+    test_limit = args.test_limit or (smoke_test if args.smoke else None)
+    if args.synthetic:
+        return synthetic_images(n_train=train_limit or 512, n_test=test_limit or 256, seed=args.seed)
+    return load_cifar10(args.data, download=False, train_limit=train_limit, test_limit=test_limit)
+
+
+class Budget:
+    """A wall-clock budget in seconds (None: unlimited), counted from construction, and an
+    optional absolute deadline (Unix time) shared with the other commands of the same call."""
+
+    def __init__(self, seconds: float | None, deadline: float | None = None):
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"--budget-s must be > 0, got {seconds}")
+        self.seconds, self.deadline = seconds, deadline
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        left = float("inf") if self.seconds is None else self.seconds - self.elapsed()
+        return left if self.deadline is None else min(left, self.deadline - time.time())
+
+    def allows(self, estimate_s: float) -> bool:
+        return self.left() >= estimate_s
+
+
+class ResultWriter:
+    """Writes result JSONs into results_dir and refreshes <out>/results.tar after each."""
+
+    def __init__(self, results_dir: str | Path, out: str | None, seed: int, device: torch.device):
+        self.results_dir = Path(results_dir)
+        self.bundle = Path(out) / "results.tar" if out else None
+        self.seed, self.device = seed, device
+
+    def write(self, kind: str, payload: dict, name: str) -> Path:
+        path = results.write_result(kind, payload, self.results_dir, name, seed=self.seed, device=self.device)
+        if self.bundle is not None:
+            results.write_bundle(self.results_dir, self.bundle)
+        return path
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,481 @@
+"""The coefficient explorer: sliders for SuperInfo's coefficients and live plotly figures.
+
+    explorer = show_explorer()          # in a notebook (notebooks/07_coefficient_explorer.ipynb)
+    explorer = build_explorer()         # the same object without displaying it (tests, bench/)
+    explorer.controls["beta_12"].value = 1e-3   # retrains once; explorer.figures update in place
+
+Two modes:
+- live: every change retrains the toy encoder of `toy.py` (synthetic views with a shared
+  factor, a view-specific task-relevant one and a view-specific nuisance; about a second
+  on a CPU) and redraws (a) every weighted loss term over training, (b) the probe accuracy
+  of each factor, (c) the InfoNCE lower bound and the KL upper bounds. The previous run
+  stays on screen, faint, for comparison.
+- CIFAR-10: reads the beta sweep that GPU runs stored under results/ (format:
+  superinfo_lib/results.py) and plots kNN / linear accuracy and the augmentation-probe R^2
+  against beta, the sliders' setting highlighted. It says so when nothing is stored.
+
+A negative beta rewards the KL *upper* bound, which is unbounded; the beta sliders reach
+negative values only after ticking "allow negative", and the figures then show the KL
+exploding instead of an error.
+"""
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import math
+import time
+from pathlib import Path
+
+import ipywidgets as W
+import plotly.graph_objects as go
+import plotly.io as pio
+import torch
+from IPython.display import display
+from plotly.subplots import make_subplots
+
+from . import results as results_io
+from .toy import CHANCE, FACTORS, ToyResult, make_multiview, train_toy
+
+BETA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)   # "log scale, with a zero"
+LATENT_SIZES = (2, 4, 8, 16, 32, 64)
+# 150 steps keep one recomputation near a second on one CPU thread (bench/bench_explorer.py)
+# and still show the toy's lesson: beta = 0 keeps the nuisance, beta ~1e-3 removes it.
+LIVE_STEPS = 150
+# toy.make_multiview's view-specific attribute equals parity(s) 75% of the time, so a probe
+# that knows only the shared factor s reaches 0.75 + 0.25 / 2 on it.
+SPECIFIC_FROM_SHARED = 0.875
+FACTOR_LABELS = {"shared": "shared s<br>(task)", "specific": "view-specific r<br>(task)",
+                 "nuisance": "view-specific n<br>(nuisance)"}
+# (history key, label, coefficient that weights it in the loss)
+LOSS_TERMS = (("loss", "total loss", None), ("nce", "λ·InfoNCE", "lambda_pred"),
+              ("kl_12", "β12·KL(q1‖q2)", "beta_12"), ("kl_21", "β21·KL(q2‖q1)", "beta_21"))
+COLORS = {"loss": "#222222", "nce": "#1f77b4", "kl_12": "#d62728", "kl_21": "#ff7f0e",
+          "mi_lower_bound": "#1f77b4", "knn_top1": "#1f77b4", "linear_top1": "#2ca02c",
+          "aug_probe_mean_r2": "#9467bd"}
+PREVIOUS = dict(opacity=0.3, showlegend=False, hoverinfo="skip")
+WIDTH = 980   # px: fits a JupyterLab cell beside the file browser; plotly's default is narrower
+
+
+def beta_options(allow_negative: bool) -> list[tuple[str, float]]:
+    """(label, value) pairs of the beta sliders; mirrored negative values only when allowed."""
+    positive = [(f"{b:g}", b) for b in BETA_GRID]
+    if not allow_negative:
+        return positive
+    return [(f"{-b:g}", -b) for b in reversed(BETA_GRID[1:])] + positive
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if math.isfinite(x) else str(x)
+
+
+# ----------------------------------------------------------------------------- figures
+
+def empty_live_figures() -> dict[str, go.Figure]:
+    """The three live figures with every trace in place (previous run first, drawn beneath),
+    so an update only replaces data: "loss", "probes", "bounds"."""
+    loss = go.Figure(layout=dict(title="(a) loss terms over training, as weighted in the loss",
+                                 xaxis_title="step", yaxis_title="nats", height=300, width=WIDTH,
+                                 margin=dict(l=60, r=20, t=50, b=40), legend=dict(x=1.02, y=1)))
+    for key, label, _ in LOSS_TERMS:
+        loss.add_scatter(name=f"{label} (previous)", mode="lines", line=dict(color=COLORS[key], dash="dot"),
+                         **PREVIOUS)
+    for key, label, _ in LOSS_TERMS:   # the total drawn wide beneath: at beta = 0 it equals λ·InfoNCE
+        loss.add_scatter(name=label, mode="lines", line=dict(color=COLORS[key], width=5 if key == "loss" else 2))
+
+    labels = [FACTOR_LABELS[f] for f in FACTORS]
+    probes = go.Figure(layout=dict(title="(b) what z keeps: probe accuracy per factor (view 1, held out)",
+                                   yaxis=dict(title="accuracy", range=[0, 1.05]), barmode="group", height=300,
+                                   width=WIDTH,
+                                   margin=dict(l=60, r=20, t=50, b=40), legend=dict(x=1.02, y=1)))
+    probes.add_bar(name="previous", x=labels, marker_color="#bbbbbb")
+    probes.add_bar(name="current", x=labels, marker_color="#1f77b4")
+    probes.add_scatter(name="chance", x=labels, y=[CHANCE[f] for f in FACTORS], mode="markers",
+                       marker=dict(symbol="line-ew-open", size=40, color="black", line=dict(width=2)))
+    probes.add_scatter(name="r from s alone", x=[labels[1]], y=[SPECIFIC_FROM_SHARED], mode="markers",
+                       marker=dict(symbol="line-ew-open", size=40, color="#2ca02c", line=dict(width=2)))
+
+    bounds = make_subplots(rows=1, cols=2, subplot_titles=(
+        "lower bound on I(z1; z2)", "upper bounds on I(v1; z1 | v2), I(v2; z2 | v1)"), horizontal_spacing=0.12)
+    bounds.update_layout(title="(c) the bounds over training (nats); dotted: previous setting", height=360,
+                         width=WIDTH, margin=dict(l=60, r=20, t=70, b=40),
+                         legend=dict(orientation="h", x=0, y=-0.25))
+    bounds.update_yaxes(type="log", row=1, col=2)
+    bounds.update_xaxes(title_text="step")
+    for prefix, extra in (("", {}), (" (previous)", PREVIOUS)):
+        dash = "dot" if prefix else None
+        bounds.add_scatter(name="log(2N−1) − InfoNCE" + prefix, mode="lines",
+                           line=dict(color=COLORS["mi_lower_bound"], dash=dash), row=1, col=1, **extra)
+        bounds.add_scatter(name="KL(q1‖q2) ≥ I(v1;z1|v2)" + prefix, mode="lines",
+                           line=dict(color=COLORS["kl_12"], dash=dash), row=1, col=2, **extra)
+        bounds.add_scatter(name="KL(q2‖q1) ≥ I(v2;z2|v1)" + prefix, mode="lines",
+                           line=dict(color=COLORS["kl_21"], dash=dash), row=1, col=2, **extra)
+    bounds.add_scatter(name="log(2N−1): the most InfoNCE can show", mode="lines",
+                       line=dict(color="gray", dash="dash"), row=1, col=1)
+    return {"loss": loss, "probes": probes, "bounds": bounds}
+
+
+def figure_bundle(fig: go.Figure) -> dict:
+    """Static output of one figure: plotly's JSON mimetype (JupyterLab, VS Code) and HTML with
+    plotly.js from its CDN (Colab, static viewers). Built here rather than by plotly's renderers,
+    whose default depends on where Python runs (it is empty outside a kernel)."""
+    return {"application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+            "text/html": fig.to_html(full_html=False, include_plotlyjs="cdn"),
+            "text/plain": f"<plotly figure: {fig.layout.title.text}>"}
+
+
+def _trace(fig: go.Figure, name: str):
+    for trace in fig.data:
+        if trace.name == name:
+            return trace
+    raise KeyError(f"figure has no trace named {name!r}")
+
+
+def weighted_term(result: ToyResult, key: str, coefficient: str | None) -> list[float]:
+    """The history of one loss term times its coefficient, as it enters the total loss."""
+    weight = 1.0 if coefficient is None else result.settings[coefficient]
+    return [weight * v for v in result.history[key]]
+
+
+def fill_live_figures(figures: dict[str, go.Figure], current: ToyResult, previous: ToyResult | None) -> None:
+    """Write `current` (and `previous`, faint) into the figures of `empty_live_figures`, in place."""
+    for suffix, result in (("", current), (" (previous)", previous)):
+        steps = list(range(1, len(result.history["loss"]) + 1)) if result else []
+
+        def series(key, coefficient=None, _r=result):
+            return weighted_term(_r, key, coefficient) if _r else []
+
+        with figures["loss"].batch_update():
+            for key, label, coefficient in LOSS_TERMS:
+                _trace(figures["loss"], label + suffix).update(x=steps, y=series(key, coefficient))
+        with figures["bounds"].batch_update():
+            _trace(figures["bounds"], "log(2N−1) − InfoNCE" + suffix).update(x=steps, y=series("mi_lower_bound"))
+            _trace(figures["bounds"], "KL(q1‖q2) ≥ I(v1;z1|v2)" + suffix).update(x=steps, y=series("kl_12"))
+            _trace(figures["bounds"], "KL(q2‖q1) ≥ I(v2;z2|v1)" + suffix).update(x=steps, y=series("kl_21"))
+    s = current.settings
+    ceiling = math.log(2 * s["batch_size"] - 1)
+    with figures["bounds"].batch_update():
+        _trace(figures["bounds"], "log(2N−1): the most InfoNCE can show").update(
+            x=[1, max(len(current.history["loss"]), 1)], y=[ceiling, ceiling])
+    with figures["loss"].batch_update():
+        figures["loss"].layout.title.text = (
+            f"(a) loss terms over training, as weighted: λ={s['lambda_pred']:g}, β12={s['beta_12']:g}, "
+            f"β21={s['beta_21']:g}, τ={s['temperature']:g}, K={s['latent_dim']}")
+    with figures["probes"].batch_update():
+        _trace(figures["probes"], "current").y = [current.probes.get(f, float("nan")) for f in FACTORS]
+        _trace(figures["probes"], "previous").y = (
+            [previous.probes.get(f, float("nan")) for f in FACTORS] if previous else [])
+
+
+def sweep_rows(results_dir: str | Path) -> tuple[list[dict], str]:
+    """(rows, message): one row per (beta_12, beta_21) stored by GPU runs in results_dir,
+    from "sweep" files (their rows) and "run" files; a later file wins a tie. The message
+    says what was found, or clearly that nothing was (or which file is unreadable)."""
+    try:
+        records = results_io.load_results(results_dir, include_cpu=False)
+        cpu = [r for r in results_io.load_results(results_dir, include_cpu=True) if r["cpu"]]
+    except ValueError as err:
+        return [], f"Cannot read the stored results: {err}"
+    by_beta = {}
+    for record in records:
+        for row in record.get("rows", []) if record["kind"] == "sweep" else [record] if record["kind"] == "run" else []:
+            if isinstance(row.get("beta_12"), (int, float)) and isinstance(row.get("beta_21"), (int, float)):
+                by_beta[(float(row["beta_12"]), float(row["beta_21"]))] = {**row, "_path": record["_path"]}
+    rows = [by_beta[k] for k in sorted(by_beta)]
+    note = f" ({len(cpu)} CPU smoke-test file(s) ignored: they are not results.)" if cpu else ""
+    if not rows:
+        return [], (f"No stored CIFAR-10 results: {results_dir} holds no GPU sweep or run with beta values yet."
+                    f"{note} GPU runs make them (see bench/README.md); the live mode works without them.")
+    files = len({r["_path"] for r in rows})
+    return rows, f"{len(rows)} beta settings from {files} GPU result file(s) in {results_dir}.{note}"
+
+
+def _symlog(beta: float) -> float:
+    return math.asinh(beta / 1e-4)
+
+
+def nearest_row(rows: list[dict], beta_12: float, beta_21: float) -> int | None:
+    """Index of the stored row closest to the sliders' betas on a log-like scale (None if no rows)."""
+    if not rows:
+        return None
+    return min(range(len(rows)), key=lambda i: abs(_symlog(rows[i]["beta_12"]) - _symlog(beta_12))
+               + abs(_symlog(rows[i]["beta_21"]) - _symlog(beta_21)))
+
+
+def empty_cifar_figure() -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("CIFAR-10 top-1 accuracy",
+                                                        "augmentation probe R² (superfluous information)"))
+    fig.update_layout(title="CIFAR-10 beta sweep (stored GPU results)", height=340, width=WIDTH,
+                      margin=dict(l=60, r=20, t=70, b=50), legend=dict(x=1.02, y=1))
+    for key, label, col in (("knn_top1", "kNN (k=200)", 1), ("linear_top1", "linear probe", 1),
+                            ("aug_probe_mean_r2", "aug-param probe R²", 2)):
+        fig.add_scatter(name=label, mode="lines+markers", line=dict(color=COLORS[key]), row=1, col=col)
+    for col in (1, 2):
+        fig.add_scatter(name="your setting" if col == 1 else "your setting ", mode="markers",
+                        marker=dict(size=18, symbol="circle-open", color="black", line=dict(width=3)),
+                        showlegend=col == 1, row=1, col=col)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def fill_cifar_figure(fig: go.Figure, rows: list[dict], selected: int | None) -> None:
+    """Plot the stored rows against beta (a category axis: it holds 0 and log-spaced values)."""
+    symmetric = all(r["beta_12"] == r["beta_21"] for r in rows)
+    x = [f"{r['beta_12']:g}" if symmetric else f"{r['beta_12']:g} / {r['beta_21']:g}" for r in rows]
+    with fig.batch_update():
+        for key, name in (("knn_top1", "kNN (k=200)"), ("linear_top1", "linear probe"),
+                          ("aug_probe_mean_r2", "aug-param probe R²")):
+            _trace(fig, name).update(x=x, y=[r.get(key) for r in rows])
+        for key, name in (("knn_top1", "your setting"), ("aug_probe_mean_r2", "your setting ")):
+            pick = [] if selected is None else [selected]
+            _trace(fig, name).update(x=[x[i] for i in pick], y=[rows[i].get(key) for i in pick])
+        fig.update_xaxes(title_text="β (β12 = β21)" if symmetric else "β12 / β21")
+
+
+# ----------------------------------------------------------------------------- the explorer
+
+class Explorer:
+    """The widgets, figures and state of one explorer. Build it with `build_explorer`.
+
+    controls: the input widgets by name; figures: "loss", "probes", "bounds" (live) and
+    "cifar"; result / previous: the latest two ToyResults; last_seconds: the wall time of
+    the latest recomputation (training, probes and figure update).
+    """
+
+    def __init__(self, results_dir: str | Path = results_io.RESULTS_DIR, seed: int = 0, steps: int = LIVE_STEPS,
+                 batch_size: int = 256, num_threads: int = 1, static: bool = False):
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        if num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        self.results_dir, self.seed, self.steps, self.batch_size = Path(results_dir), seed, steps, batch_size
+        self.num_threads, self.static = num_threads, static
+        self.data = make_multiview(seed=1000 + seed)          # train_toy's default data for this seed
+        self.result: ToyResult | None = None
+        self.previous: ToyResult | None = None
+        self.last_seconds = float("nan")
+        self._trained_settings: dict | None = None   # what self.result was trained with
+        self._suspended = False
+
+        slider = dict(continuous_update=False, style={"description_width": "100px"},
+                      layout=W.Layout(width="320px"))
+        self.controls = {
+            "mode": W.ToggleButtons(options=[("Live: toy data", "live"), ("CIFAR-10: stored sweep", "cifar")],
+                                    value="live", style={"button_width": "190px"}),
+            "lambda_pred": W.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="λ InfoNCE",
+                                         tooltip="lambda_pred: weight of InfoNCE", readout_format=".1f", **slider),
+            "beta_12": W.SelectionSlider(options=beta_options(False), value=0.0, description="β12 KL(1‖2)",
+                                         tooltip="beta_12: weight of KL(q1||q2)", **slider),
+            "beta_21": W.SelectionSlider(options=beta_options(False), value=0.0, description="β21 KL(2‖1)",
+                                         tooltip="beta_21: weight of KL(q2||q1)", **slider),
+            "temperature": W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="τ temperature",
+                                         readout_format=".2f", **slider),
+            "latent_dim": W.SelectionSlider(options=list(LATENT_SIZES), value=16, description="latent size K",
+                                            **slider),
+            "allow_negative": W.Checkbox(value=False, description="allow negative β", indent=False,
+                                         tooltip="a negative beta rewards the KL upper bound, which is unbounded"),
+        }
+        for name, control in self.controls.items():
+            control.add_class(f"explorer-{name}")             # stable hooks for the browser test
+        self.progress = W.IntProgress(value=0, min=0, max=steps, description="training",
+                                      layout=W.Layout(width="330px"))
+        self.status = W.HTML()
+        self.cifar_message = W.HTML()
+
+        make = (lambda f: f) if static else go.FigureWidget
+        self.figures = {name: make(fig) for name, fig in empty_live_figures().items()}
+        self.figures["cifar"] = make(empty_cifar_figure())
+        self.rows, message = sweep_rows(self.results_dir)
+        self.cifar_message.value = f"<b>{html.escape(message)}</b>"
+        if static:
+            # Plain figures re-shown in Output widgets: works where core widgets render but
+            # plotly's anywidget-based FigureWidget does not (Colab without its widget manager).
+            self._outputs = {name: W.Output() for name in self.figures}
+            views = self._outputs
+        else:
+            views = self.figures
+
+        header = W.HTML("<b>SuperInfo coefficient explorer.</b> Each change retrains a small encoder on "
+                        "synthetic views (shared factor s, view-specific task factor r, view-specific nuisance "
+                        "n) in about a second; faint curves and grey bars are the previous setting.")
+        controls = W.VBox([
+            self.controls["mode"],
+            W.HBox([self.controls["lambda_pred"], self.controls["beta_12"], self.controls["beta_21"]]),
+            W.HBox([self.controls["temperature"], self.controls["latent_dim"], self.controls["allow_negative"]]),
+            W.HBox([self.progress, self.status]),
+        ])
+        self.live_box = W.VBox([views["loss"], views["probes"], views["bounds"]])
+        self.cifar_box = W.VBox([self.cifar_message, views["cifar"]], layout=W.Layout(display="none"))
+        self.widget = W.VBox([header, controls, self.live_box, self.cifar_box])
+        self.widget.add_class("superinfo-explorer")
+
+        for name in ("lambda_pred", "beta_12", "beta_21", "temperature", "latent_dim"):
+            self.controls[name].observe(self._on_change, names="value")
+        self.controls["allow_negative"].observe(self._on_allow_negative, names="value")
+        self.controls["mode"].observe(self._on_mode, names="value")
+        self._update_cifar()
+
+    # --- settings and recomputation
+
+    def settings(self) -> dict:
+        """The keyword arguments of `train_toy` that the current widget values stand for."""
+        c = self.controls
+        return dict(lambda_pred=float(c["lambda_pred"].value), beta_12=float(c["beta_12"].value),
+                    beta_21=float(c["beta_21"].value), temperature=float(c["temperature"].value),
+                    latent_dim=int(c["latent_dim"].value), steps=self.steps, batch_size=self.batch_size,
+                    seed=self.seed, allow_negative_beta=bool(c["allow_negative"].value))
+
+    def recompute(self) -> ToyResult:
+        """Retrain with the current settings and redraw the live figures in place. The old
+        figures stay on screen while it runs; the progress bar follows the steps."""
+        start = time.perf_counter()
+        settings = self.settings()
+        self.progress.value, self.progress.bar_style = 0, "info"
+        self.status.value = "⏳ training…"
+
+        def on_step(done: int, total: int) -> None:
+            if done % 10 == 0 or done == total:       # a few widget messages, not one per step
+                self.progress.value = done
+
+        try:
+            result = train_toy(**settings, data=self.data, callback=on_step, num_threads=self.num_threads)
+        except ValueError as err:                    # bad settings: say so, keep the old figures
+            self.progress.bar_style = "danger"
+            self.status.value = f"<span style='color:#c00'>{html.escape(str(err))}</span>"
+            raise
+        self.previous, self.result, self._trained_settings = self.result, result, settings
+        fill_live_figures(self.figures, result, self.previous)
+        self.last_seconds = time.perf_counter() - start
+        self.progress.value = len(result.history["loss"])
+        self.progress.bar_style = "warning" if self._blew_up(result) else "success"
+        self.status.value = self._summary(result)
+        self._refresh_static()
+        return result
+
+    @staticmethod
+    def _blew_up(result: ToyResult) -> bool:
+        return (result.diverged_at is not None or not all(math.isfinite(v) for v in result.probes.values())
+                or result.final("kl_12") > 1e6 or result.final("kl_21") > 1e6)
+
+    def _summary(self, result: ToyResult) -> str:
+        probes = ", ".join(f"{f} {_fmt(result.probes.get(f, float('nan')))}" for f in FACTORS)
+        text = f"{len(result.history['loss'])} steps in {self.last_seconds:.2f} s · probe accuracy: {probes}"
+        s = result.settings
+        if min(s["beta_12"], s["beta_21"]) < 0:
+            text += ("<br><span style='color:#c00'>β &lt; 0 rewards the KL upper bound, which has no limit: "
+                     f"final KL(q1‖q2) = {_fmt(result.final('kl_12'))} nats and the representation blows up "
+                     "(the probes read the nuisance, not the shared factor)")
+            if result.diverged_at is not None:
+                text += f"; the loss became non-finite at step {result.diverged_at}"
+            text += ".</span>"
+        elif result.diverged_at is not None:
+            text += f"<br><span style='color:#c00'>the loss became non-finite at step {result.diverged_at}.</span>"
+        return text
+
+    def _refresh_static(self) -> None:
+        if self.static:
+            for name, out in self._outputs.items():   # replace, not append: one figure each
+                out.outputs = ({"output_type": "display_data", "data": figure_bundle(self.figures[name]),
+                                "metadata": {}},)
+
+    # --- callbacks
+
+    def _on_change(self, change) -> None:
+        if self._suspended:
+            return
+        if self.controls["mode"].value == "live":
+            self.recompute()
+        else:
+            self._update_cifar()
+
+    def _on_allow_negative(self, change) -> None:
+        """Swap the beta sliders' options; a negative beta falls back to 0, recomputing once."""
+        moved = False
+        self._suspended = True
+        try:
+            for name in ("beta_12", "beta_21"):
+                slider, value = self.controls[name], self.controls[name].value
+                new_value = value if change["new"] or value >= 0 else 0.0
+                slider.options = beta_options(change["new"])
+                slider.value = new_value
+                moved |= new_value != value
+        finally:
+            self._suspended = False
+        if moved:
+            self._on_change(None)
+
+    def _on_mode(self, change) -> None:
+        live = change["new"] == "live"
+        self.live_box.layout.display = None if live else "none"
+        self.cifar_box.layout.display = "none" if live else None
+        for name in ("lambda_pred", "temperature", "latent_dim", "allow_negative"):
+            self.controls[name].disabled = not live        # the stored sweep varies beta only
+        if live and self.settings() != self._trained_settings:
+            self.recompute()                                # betas moved while in CIFAR-10 mode
+        elif not live:
+            self._update_cifar()
+
+    def _update_cifar(self) -> None:
+        s = self.settings()
+        selected = nearest_row(self.rows, s["beta_12"], s["beta_21"])
+        fill_cifar_figure(self.figures["cifar"], self.rows, selected)
+        if selected is not None:
+            row = self.rows[selected]
+            self.figures["cifar"].layout.title.text = (
+                f"CIFAR-10 beta sweep (stored GPU results); your setting β12={s['beta_12']:g}, "
+                f"β21={s['beta_21']:g} → nearest stored β12={row['beta_12']:g}, β21={row['beta_21']:g}")
+        self._refresh_static()
+
+    # --- output
+
+    def static_figures(self) -> dict[str, go.Figure]:
+        """Plain plotly figures (copies) of what the explorer shows: for static output."""
+        return {name: go.Figure(fig) for name, fig in self.figures.items()}
+
+    def static_html(self) -> str:
+        """The figures as HTML (plotly.js from its CDN), for viewers that cannot run widgets."""
+        names = ["loss", "probes", "bounds"] + (["cifar"] if self.rows else [])
+        parts = [fig.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False)
+                 for i, fig in enumerate(self.static_figures()[n] for n in names)]
+        note = ("<p><i>Static copy of the coefficient explorer (default settings). Run the notebook in "
+                "JupyterLab, or on Colab with its custom widget manager, to move the sliders.</i></p>")
+        return note + "\n".join(parts)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # One output, two representations: a frontend that runs widgets (JupyterLab, Notebook 7,
+        # VS Code, Colab with its custom widget manager) ranks the widget view first; a static
+        # viewer (nbconvert, nbviewer, GitHub) has no widget state and falls back to the plain
+        # plotly HTML. Simpler than sniffing the frontend, which the kernel cannot see.
+        bundle = self.widget._repr_mimebundle_() or {}
+        bundle["text/html"] = self.static_html()
+        bundle["text/plain"] = f"SuperInfo coefficient explorer (settings: {self.settings()})"
+        return bundle
+
+
+def build_explorer(results_dir: str | Path = results_io.RESULTS_DIR, seed: int = 0, steps: int = LIVE_STEPS,
+                   batch_size: int = 256, num_threads: int = 1, static: bool = False,
+                   run: bool = True) -> Explorer:
+    """An Explorer with the default settings, trained once unless run=False.
+
+    results_dir: where CIFAR-10 mode looks for stored sweeps; num_threads: torch threads for
+    the live training; static: plain figures in Output widgets instead of FigureWidgets.
+    """
+    explorer = Explorer(results_dir, seed=seed, steps=steps, batch_size=batch_size, num_threads=num_threads,
+                        static=static)
+    if run:
+        explorer.recompute()
+    return explorer
+
+
+def show_explorer(static: bool | None = None, **kwargs) -> Explorer:
+    """Build the explorer, display it and return it (assign it: `explorer = show_explorer()`).
+
+    static=None uses FigureWidgets whenever anywidget is installed (plotly builds FigureWidget
+    on it, and importing it on Colab turns on Colab's custom widget manager); otherwise plain
+    figures re-shown in core Output widgets, which Colab renders without that manager.
+    """
+    if static is None:
+        static = importlib.util.find_spec("anywidget") is None
+    explorer = build_explorer(static=static, **kwargs)
+    display(explorer)
+    return explorer

@@ -1,0 +1,144 @@
+"""bench/: the GPU scripts' CPU smoke modes, ratios and the budget guard.
+
+The smoke runs prove the code paths and the JSON they write; their numbers are not figures.
+"""
+import json
+import math
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import bench_gpu  # noqa: E402
+import gpu_runs  # noqa: E402
+
+from superinfo_lib import results  # noqa: E402
+
+TINY = ["--smoke", "--synthetic", "--train-limit", "128", "--test-limit", "64", "--device", "cpu"]
+
+
+def dirs(tmp_path):
+    return ["--results-dir", str(tmp_path / "res"), "--work-dir", str(tmp_path / "work"),
+            "--out", str(tmp_path / "out")]
+
+
+def test_ratios_and_targets_from_rows():
+    rows = [{"name": "compute_limit", "batch_size": 512, "epoch_s": 1.0},
+            {"name": "compute_limit_graph", "batch_size": 512, "epoch_s": 0.8},
+            {"name": "trainer", "batch_size": 512, "epoch_s": 0.9, "projected_100_epochs_s": 95.0},
+            {"name": "tutorial_all_cores", "batch_size": 512, "epoch_s": 3.6},
+            {"name": "tutorial_2_workers", "batch_size": 512, "epoch_s": 9.0},
+            {"name": "project_compiled", "batch_size": 512, "epoch_s": 0.82,
+             "epoch_s_with_compile_over_100": 1.22},
+            {"name": "project_graph", "error": "RuntimeError: capture failed"}]
+    r = bench_gpu.ratios(rows, 512)
+    assert r["compute_limit_row"] == "compute_limit_graph"            # the fastest fixed-batch row
+    assert r["trainer_over_compute_limit"] == pytest.approx(0.9 / 0.8)
+    assert r["speedup_vs_tutorial_all_cores"] == pytest.approx(4.0)
+    assert r["speedup_vs_tutorial_2_workers"] == pytest.approx(10.0)
+    assert r["fastest_project_row"] == "project_compiled"
+    assert r["fastest_project_over_compute_limit"] == pytest.approx(1.22 / 0.8)   # compile time counted
+    t = bench_gpu.check_targets(r)
+    assert t["trainer_over_compute_limit"]["met"] is True          # 1.125 <= 1.15
+    assert t["speedup_vs_tutorial_all_cores"]["met"] is True       # 4 >= 2.5
+    assert t["speedup_vs_tutorial_2_workers"]["met"] is False      # 10 < 15
+    assert t["trainer_100_epochs_s"]["met"] is True
+
+
+def test_bench_smoke_writes_benchmark_json(tmp_path):
+    rows = ["compute_limit", "trainer", "project", "tutorial_2_workers", "project_lean"]   # plan order
+    assert bench_gpu.main(TINY + dirs(tmp_path) + ["--batch-size", "16", "--steps", "1", "--trainer-epochs", "1",
+                                                   "--only", *rows]) == 0
+    (record,) = results.load_results(tmp_path / "res", kind="benchmark")
+    assert record["cpu"] is True and record["smoke"] is True
+    assert [r["name"] for r in record["rows"]] == rows
+    for row in record["rows"]:
+        assert "error" not in row, row
+        assert row["epoch_s"] > 0 and row["pairs_per_s"] > 0 and math.isfinite(row["ratio_to_compute_limit"])
+    assert record["rows"][3]["workers"] == 2                       # a real DataLoader with 2 workers
+    assert {"trainer_over_compute_limit", "speedup_vs_tutorial_2_workers"} <= set(record["ratios"])
+    with tarfile.open(tmp_path / "out" / "results.tar") as tar:
+        assert tar.getnames() == [Path(record["_path"]).name]
+
+
+def test_tutorial_dataset_gives_two_different_views():
+    images = torch.randint(0, 256, (4, 32, 32, 3), dtype=torch.uint8).numpy()
+    torch.manual_seed(0)
+    v1, v2 = bench_gpu.TwoViewPIL(images, bench_gpu.tutorial_transform())[0]
+    assert v1.shape == v2.shape == (3, 32, 32) and not torch.equal(v1, v2)
+
+
+def test_sweep_smoke_writes_runs_and_table(tmp_path):
+    assert gpu_runs.main(["sweep"] + TINY + dirs(tmp_path) + ["--batch-size", "32", "--betas", "0",
+                                                              "--asymmetric", "1e-3,0", "--linear-epochs", "2"]) == 0
+    runs = results.load_results(tmp_path / "res", kind="run")
+    (sweep,) = results.load_results(tmp_path / "res", kind="sweep")
+    assert len(runs) == 2 and len(sweep["rows"]) == 2
+    assert {(r["beta_12"], r["beta_21"]) for r in runs} == {(0.0, 0.0), (1e-3, 0.0)}
+    for run in runs:
+        assert run["kind"] == "run" and run["method"] == "superinfo" and run["complete"] and run["epochs_done"] == 1
+        for key in ("knn_top1", "linear_top1", "aug_probe_mean_r2", "aug_probe_mu_mean_r2", "final_kl_12",
+                    "final_mi_lower_bound", "train_s"):
+            assert isinstance(run[key], float), key
+        assert set(run["few_label"]) == {"10", "100"} and all(0 <= v <= 1 for v in run["few_label"].values())
+        (epoch,) = run["per_epoch"]
+        assert {"epoch", "loss", "nce", "kl_12", "kl_21", "mi_lower_bound", "knn_top1", "epoch_time_s"} <= set(epoch)
+        assert run["epoch_times_s"] == [epoch["epoch_time_s"]]
+    # beta = 0 leaves the KL unpenalised: the row's loss is its InfoNCE alone
+    simclr_like = next(r for r in runs if r["beta_12"] == 0)
+    assert simclr_like["per_epoch"][0]["loss"] == pytest.approx(simclr_like["per_epoch"][0]["nce"])
+    assert sweep["best"]["beta_12"] == 1e-3                           # the only row with beta > 0
+    assert all(row["run_file"] for row in sweep["rows"])
+    with tarfile.open(tmp_path / "out" / "results.tar") as tar:
+        assert len(tar.getnames()) == 3
+    assert not (tmp_path / "work").exists() or not list((tmp_path / "work").rglob("checkpoint.pt"))
+
+
+def test_budget_guard_skips_runs_but_still_writes_the_sweep(tmp_path):
+    assert gpu_runs.main(["sweep"] + TINY + dirs(tmp_path) + ["--betas", "0", "1e-3", "--budget-s", "1e-9"]) == 0
+    (sweep,) = results.load_results(tmp_path / "res", kind="sweep")
+    assert len(sweep["rows"]) == 3 and all("skipped" in r and not r["complete"] for r in sweep["rows"])
+    assert sweep["best"] is None
+    assert results.load_results(tmp_path / "res", kind="run") == []
+
+
+def test_per_epoch_records_average_the_epoch(tmp_path):
+    lines = [{"kind": "config"},
+             {"kind": "step", "epoch": 0, "step": 2, "lr": 0.1, "beta_12": 0, "beta_21": 0, "loss": 4.0,
+              "nce": 4.0, "kl_12": 2.0, "kl_21": 3.0, "mi_lower_bound": 1.0},
+             {"kind": "step", "epoch": 0, "step": 4, "lr": 0.2, "beta_12": 0, "beta_21": 0, "loss": 2.0,
+              "nce": 2.0, "kl_12": 4.0, "kl_21": 5.0, "mi_lower_bound": 3.0},
+             {"kind": "epoch", "epoch": 0, "step": 4, "epoch_time_s": 1.5, "complete": True, "knn_top1": 0.25}]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    (row,) = gpu_runs.per_epoch_records(path)
+    assert row == {"epoch": 1, "epoch_time_s": 1.5, "loss": 3.0, "nce": 3.0, "kl_12": 3.0, "kl_21": 4.0,
+                   "mi_lower_bound": 2.0, "lr": 0.2, "beta_12": 0, "beta_21": 0, "knn_top1": 0.25}
+
+
+def test_long_needs_a_beta_and_reads_the_sweep(tmp_path):
+    with pytest.raises(SystemExit):
+        gpu_runs.main(["long"] + TINY + dirs(tmp_path))
+    path = results.write_result("sweep", {"rows": [
+        {"beta_12": 0.0, "beta_21": 0.0, "knn_top1": 0.9, "complete": True},
+        {"beta_12": 3e-4, "beta_21": 3e-4, "knn_top1": 0.8, "linear_top1": 0.8, "complete": True},
+        {"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.8, "linear_top1": 0.85, "complete": True},
+        {"beta_12": 1e-2, "beta_21": 1e-2, "knn_top1": 0.95, "complete": False}]}, tmp_path, "sweep.json")
+    assert gpu_runs.beta_from_sweep(str(path)) == (1e-3, 1e-3)   # complete, beta > 0, kNN then linear
+    bench = results.write_result("benchmark", {"rows": []}, tmp_path, "bench.json")
+    with pytest.raises(ValueError, match="not a sweep"):
+        gpu_runs.beta_from_sweep(str(bench))
+
+
+def test_budget_counts_the_shared_deadline():
+    import time
+    import bench_common
+    assert bench_common.Budget(None).allows(1e9)
+    assert not bench_common.Budget(1e6, deadline=time.time() - 1).allows(0)
+    assert bench_common.Budget(1e6, deadline=time.time() + 100).left() <= 100
+    with pytest.raises(ValueError, match="budget-s"):
+        bench_common.Budget(0)

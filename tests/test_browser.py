@@ -1,0 +1,245 @@
+"""The coefficient explorer in a real browser: JupyterLab 4 + headless Chromium (Playwright).
+
+Starts JupyterLab on 127.0.0.1 with a random token, every Jupyter folder temporary, opens a
+temporary copy of notebooks/07_coefficient_explorer.ipynb, runs all its cells, moves the beta_12 slider
+with the keyboard, waits for the recomputation and checks that the plotted loss curve changed
+to what train_toy gives for the new setting, and that no error output appeared. A screenshot
+goes to the test's tmp folder and to test-output/ (ignored by git). The server is stopped
+whatever the outcome. Chromium is Debian's (`make browser` installs it); without it the
+test skips, or fails when $CI is set. See ../shared/docs/browser-testing.md.
+"""
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO_ROOT / "notebooks" / "07_coefficient_explorer.ipynb"
+CHROMIUM = Path("/usr/lib/chromium/chromium")   # the real binary; /usr/bin/chromium is a wrapper script
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+LAB_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
+                "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False,
+                                                                "doNotDisturbMode": True}}
+SLOW_MS = 120_000   # kernel start and the first training on a busy 2-core machine
+
+# The total-loss curve of the explorer's loss figure, read from plotly's state in the page.
+READ_TOTAL_LOSS = """() => {
+    for (const el of document.querySelectorAll('.superinfo-explorer .js-plotly-plot')) {
+        const t = (el._fullData || []).find(t => t.name === 'total loss');
+        if (t && t.y && t.y.length) return Array.from(t.y);
+    }
+    return null;
+}"""
+
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:            # need_browser() skips (or fails in CI) with the reason
+    PlaywrightTimeout = TimeoutError
+
+CHANGED_FROM = f"""before => {{
+    const y = ({READ_TOTAL_LOSS})();
+    return y !== null && (y.length !== before.length || y.some((v, i) => v !== before[i]));
+}}"""
+
+
+def need_browser():
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"Chromium at {CHROMIUM} (make browser installs Debian's chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (requirements.txt)")
+    if missing:
+        reason = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(reason + " -- in CI it must run, not skip")
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(tmp: Path, port: int, token: str) -> subprocess.Popen:
+    """JupyterLab isolated in tmp, off the network; the kernel is this venv's Python
+    (the venv's python3 kernelspec runs sys.executable) with the repository on PYTHONPATH."""
+    dirs = {name: tmp / name for name in ("root", "config", "runtime", "data", "ipython", "settings", "workspaces")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    shutil.copy(NOTEBOOK, dirs["root"] / NOTEBOOK.name)     # checkpoints and edits stay out of the repo
+    # Start the notebook's kernel without the "Select Kernel" dialog (it appears when the kernel
+    # specs load late, as on a busy machine), and no news prompt over the page.
+    for plugin, settings in LAB_SETTINGS.items():
+        path = dirs["settings"] / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+           "JUPYTER_CONFIG_DIR": str(dirs["config"]), "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+           "JUPYTER_DATA_DIR": str(dirs["data"]), "IPYTHONDIR": str(dirs["ipython"]),
+           "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+           "--ServerApp.open_browser=False", f"--ServerApp.root_dir={dirs['root']}",
+           f"--LabApp.user_settings_dir={dirs['settings']}", f"--LabApp.workspaces_dir={dirs['workspaces']}",
+           "--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--ServerApp.allow_root=True")                # CI runs as root
+    log = open(tmp / "jupyterlab.log", "w")
+    # A new session: the kernels the server starts share its process group, so the cleanup
+    # can end exactly the processes this test started.
+    return subprocess.Popen(cmd, env=env, cwd=dirs["root"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_ready(proc: subprocess.Popen, url: str, token: str, log: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            req = urllib.request.Request(f"{url}/api/status", headers={"Authorization": f"token {token}"})
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"JupyterLab not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_lab(proc: subprocess.Popen, url: str, token: str) -> None:
+    """Ask the server to shut down (it stops its kernels), then end its process group."""
+    try:
+        req = urllib.request.Request(f"{url}/api/shutdown", method="POST",
+                                     headers={"Authorization": f"token {token}"})
+        urllib.request.urlopen(req, timeout=5).close()
+        proc.wait(timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)          # the group this test created (server + its kernels)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def wait_kernel_idle(url: str, token: str, timeout_s: float = 120) -> None:
+    """The page can show "idle" before its kernel has started; the server knows."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        req = urllib.request.Request(f"{url}/api/kernels", headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            kernels = json.loads(resp.read())
+        if kernels and all(k.get("execution_state") == "idle" for k in kernels):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no idle kernel after {timeout_s} s")
+
+
+def run_all(page, attempts: int = 5) -> None:
+    """Run > Run All Cells, again if the cell did not start (a click while the page was still
+    connecting to the kernel is dropped)."""
+    prompt = page.locator(".jp-CodeCell .jp-InputPrompt").last        # the explorer's cell
+    for _ in range(attempts):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        try:
+            page.wait_for_function("el => el.textContent.trim() !== '[ ]:'", arg=prompt.element_handle(),
+                                   timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"Run All did not start the cell in {attempts} attempts")
+
+
+def test_explorer_in_jupyterlab(tmp_path):
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    from superinfo_lib.toy import train_toy
+    from superinfo_lib.widgets import LIVE_STEPS, torch_threads
+
+    started = time.monotonic()
+    port, token = free_port(), secrets.token_hex(16)
+    url = f"http://127.0.0.1:{port}"
+    shot = tmp_path / "explorer.png"
+    server = start_lab(tmp_path / "lab", port, token)
+    try:
+        wait_ready(server, url, token, tmp_path / "lab" / "jupyterlab.log")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+                args=BROWSER_ARGS, viewport={"width": 1400, "height": 1900})
+            page = None
+            try:
+                page = browser.pages[0] if browser.pages else browser.new_page()
+                page.set_default_timeout(SLOW_MS)
+                page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}")
+                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+                wait_kernel_idle(url, token)
+                run_all(page)
+                # "attached", not visible: the faint previous-run traces come first and are still empty
+                page.wait_for_selector(".superinfo-explorer .js-plotly-plot .scatterlayer path.js-line",
+                                       state="attached")
+                page.wait_for_function(f"({READ_TOTAL_LOSS})() !== null")
+                before = page.evaluate(READ_TOTAL_LOSS)
+                assert len(before) == LIVE_STEPS
+                readout = page.locator(".explorer-beta_12 .widget-readout")
+                assert readout.inner_text().strip() == "0"
+
+                handle = page.locator(".explorer-beta_12 .noUi-handle")
+                handle.focus()
+                handle.press("ArrowRight")                            # beta_12: 0 -> 1e-4, one step
+                page.wait_for_function(CHANGED_FROM, arg=before)      # the kernel retrains, then the plot updates
+                after = page.evaluate(READ_TOTAL_LOSS)
+                assert readout.inner_text().strip() == "0.0001"
+                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+                page.screenshot(path=str(shot), full_page=True)
+
+                errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error'], "
+                                      ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+                assert errors.count() == 0, errors.all_inner_texts()
+                assert "Error displaying widget" not in page.inner_text("body")
+                # the widget view was chosen, not the static HTML copy that rides along in the bundle
+                assert page.get_by_text("Static copy of the coefficient explorer").count() == 0
+            finally:
+                if page is not None and not shot.exists():            # a failure: show how the page looked
+                    try:
+                        page.screenshot(path=str(shot), full_page=True)
+                    except Exception as err:                          # keep the original failure
+                        print(f"no failure screenshot: {err}")
+                browser.close()
+    finally:
+        stop_lab(server, url, token)
+        if shot.exists():
+            out = REPO_ROOT / "test-output"
+            out.mkdir(exist_ok=True)
+            shutil.copy(shot, out / "explorer_browser.png")
+            print(f"screenshot: {shot} (copied to {out / 'explorer_browser.png'})")
+    # the page now shows exactly what train_toy gives for the new setting (same seed and threads)
+    with torch_threads(1):
+        expected = train_toy(beta_12=1e-4, beta_21=0.0, steps=LIVE_STEPS, seed=0).history["loss"]
+    assert after != before
+    assert after == pytest.approx(expected, rel=1e-6)
+    print(f"browser test took {time.monotonic() - started:.1f} s")

@@ -1,0 +1,94 @@
+"""superinfo_lib.eval: weighted kNN, the linear probe, few-label subsets, feature extraction."""
+import math
+
+import pytest
+import torch
+
+from superinfo_lib.eval import extract_features, few_label_indices, knn_accuracy, knn_predict, linear_probe
+from superinfo_lib.models import SmallConvNet
+
+
+def naive_knn(train_f, train_y, test_f, num_classes, k, temperature):
+    """Weighted kNN one test point at a time: votes exp(cos / t) of the k most similar."""
+    preds = []
+    for x in test_f:
+        sims = [float(x @ t / (x.norm() * t.norm())) for t in train_f]
+        nearest = sorted(range(len(sims)), key=lambda j: -sims[j])[:k]
+        votes = [0.0] * num_classes
+        for j in nearest:
+            votes[int(train_y[j])] += math.exp(sims[j] / temperature)
+        preds.append(max(range(num_classes), key=lambda c: votes[c]))
+    return torch.tensor(preds)
+
+
+@pytest.mark.parametrize("k,temperature", [(1, 0.1), (5, 0.1), (20, 0.5), (500, 1.0)])
+def test_knn_predict_matches_naive_loop(k, temperature):
+    g = torch.Generator().manual_seed(k)
+    train_f, test_f = torch.randn(60, 8, generator=g), torch.randn(25, 8, generator=g)
+    train_y = torch.randint(4, (60,), generator=g)
+    got = knn_predict(train_f, train_y, test_f, 4, k=k, temperature=temperature, chunk=7)
+    assert torch.equal(got, naive_knn(train_f, train_y, test_f, 4, k, temperature))
+
+
+def separable_features(n_per_class, num_classes, dim, noise, seed):
+    """Each class is a tight cluster around its own orthogonal direction."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(num_classes).repeat_interleave(n_per_class)
+    centres = torch.linalg.qr(torch.randn(dim, num_classes, generator=g))[0].T * 5
+    return centres[y] + noise * torch.randn(len(y), dim, generator=g), y
+
+
+def test_knn_on_separable_features_is_perfect():
+    train_f, train_y = separable_features(30, 10, 32, 0.3, seed=0)
+    test_f, test_y = separable_features(10, 10, 32, 0.3, seed=0)
+    test_f = test_f + 0.3 * torch.randn_like(test_f)
+    assert knn_accuracy(train_f, train_y, test_f, test_y, 10) == 1.0     # k = 200 > 30 per class
+    # Shuffled labels carry nothing: near chance.
+    shuffled = train_y[torch.randperm(len(train_y), generator=torch.Generator().manual_seed(1))]
+    assert knn_accuracy(train_f, shuffled, test_f, test_y, 10, k=5) < 0.4
+
+
+def test_knn_bad_arguments():
+    f, y = torch.randn(5, 3), torch.zeros(5, dtype=torch.long)
+    with pytest.raises(ValueError, match="temperature"):
+        knn_predict(f, y, f, 2, temperature=0)
+    with pytest.raises(ValueError, match="k must"):
+        knn_predict(f, y, f, 2, k=0)
+
+
+def test_linear_probe_on_linearly_separable_features():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(16, 3, generator=g)
+    x = torch.randn(900, 16, generator=g) * 3 + 10                     # offset and scale: it standardises
+    y = (x @ w).argmax(1)
+    acc = linear_probe(x[:600], y[:600], x[600:], y[600:], 3, epochs=30, lr=1e-2)
+    assert acc > 0.95
+    # Deterministic for a seed.
+    assert acc == linear_probe(x[:600], y[:600], x[600:], y[600:], 3, epochs=30, lr=1e-2)
+
+
+def test_few_label_indices():
+    labels = torch.randint(10, (1000,), generator=torch.Generator().manual_seed(0))
+    for per_class in (1, 10, 50):
+        idx = few_label_indices(labels, per_class, seed=3)
+        assert len(idx) == len(set(idx.tolist())) == 10 * per_class
+        assert torch.equal(torch.bincount(labels[idx], minlength=10), torch.full((10,), per_class))
+    assert torch.equal(few_label_indices(labels, 10, seed=3), few_label_indices(labels, 10, seed=3))
+    assert not torch.equal(few_label_indices(labels, 10, seed=3), few_label_indices(labels, 10, seed=4))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_extract_features_freezes_bn_and_restores_mode(training):
+    torch.manual_seed(0)
+    encoder = SmallConvNet(width=8)
+    encoder(torch.randn(4, 3, 32, 32))                                  # non-trivial running stats
+    encoder.train(training)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    images = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    features = extract_features(encoder, images, batch_size=4)
+    assert features.shape == (10, 32) and features.dtype == torch.float32
+    assert encoder.training == training
+    for k, v in encoder.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # Eval mode, batch by batch: the same as one eval-mode pass (no batch statistics).
+    assert torch.allclose(features, extract_features(encoder, images, batch_size=10), atol=1e-5)

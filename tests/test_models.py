@@ -1,0 +1,93 @@
+"""superinfo_lib.models: the CIFAR stem, the Gaussian head, deterministic features, checkpoints."""
+import pytest
+import torch
+import torch.nn as nn
+
+from superinfo_lib.models import GaussianHead, SuperInfoModel, load_backbone, resnet18_cifar
+from superinfo_lib.train import TrainConfig, save_checkpoint
+
+
+def test_resnet18_cifar_stem_keeps_32px():
+    net = resnet18_cifar()
+    assert net.conv1.kernel_size == (3, 3) and net.conv1.stride == (1, 1)
+    assert isinstance(net.maxpool, nn.Identity)
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.randn(2, 3, 32, 32))
+        assert out.shape == (2, 512)
+        # After the stem the feature map is still 32x32 (ImageNet's stem would give 8x8).
+        assert net.relu(net.bn1(net.conv1(torch.randn(1, 3, 32, 32)))).shape[-1] == 32
+        assert net.layer1(net.maxpool(torch.zeros(1, 64, 32, 32))).shape[-1] == 32
+
+
+def test_gaussian_head_bounds_logvar():
+    head = GaussianHead(8, 4, logvar_min=-8.0, logvar_max=4.0)
+    mu, logvar = head(torch.randn(16, 8) * 1e4)                      # drive the logits far out
+    assert mu.shape == logvar.shape == (16, 4)
+    assert logvar.min() >= -8.0 and logvar.max() <= 4.0
+
+
+def test_forward_samples_but_features_are_deterministic():
+    torch.manual_seed(0)
+    model = SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8).eval()
+    x = torch.randn(4, 3, 32, 32)
+    out = model(x, generator=torch.Generator().manual_seed(1))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "h": (4, 128), "mu": (4, 16), "logvar": (4, 16), "z": (4, 16), "p": (4, 8)}
+    again = model(x, generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(out["z"], again["z"])                  # training uses a sample...
+    mu = model.features(x, "mu")
+    assert torch.equal(mu, model.features(x, "mu"))                  # ...evaluation does not
+    assert torch.allclose(mu, out["mu"]) and torch.allclose(model.features(x), out["h"])
+    with pytest.raises(ValueError, match="which"):
+        model.features(x, "z")
+
+
+def save_small_checkpoint(tmp_path, transform_state=None):
+    torch.manual_seed(0)
+    model = SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8)
+    model(torch.randn(8, 3, 32, 32))                                   # move the BN running stats
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, model, optimizer, step=3, epoch=1, cfg=TrainConfig(arch="small"))
+    if transform_state is not None:
+        ckpt = torch.load(path, weights_only=False)
+        ckpt["model"] = transform_state(ckpt["model"])
+        torch.save(ckpt, path)
+    return model, path
+
+
+@pytest.mark.parametrize("prefix", ["", "module.", "_orig_mod.", "module._orig_mod."])
+def test_load_backbone_strips_wrapper_prefixes(tmp_path, prefix):
+    model, path = save_small_checkpoint(tmp_path, lambda state: {prefix + k: v for k, v in state.items()})
+    backbone = load_backbone(path)
+    assert not backbone.training
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(backbone(x), model.backbone.eval()(x))
+
+
+def test_load_backbone_after_torch_compile(tmp_path):
+    # --compile wraps the backbone: its keys become "backbone._orig_mod.*" (prefix in the middle).
+    torch.manual_seed(0)
+    model = SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8)
+    model.backbone = torch.compile(model.backbone)                    # lazy: nothing compiles here
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, model, torch.optim.SGD(model.parameters(), lr=0.1), 0, 0, TrainConfig(arch="small"))
+    backbone = load_backbone(path)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(backbone(x), model.backbone._orig_mod.eval()(x))
+
+
+def test_load_backbone_bad_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_backbone(tmp_path / "missing.pt")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00not a checkpoint")
+    with pytest.raises(ValueError, match="garbage.pt"):
+        load_backbone(garbage)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(ValueError, match="foreign.pt"):
+        load_backbone(foreign)

@@ -1,0 +1,53 @@
+"""superinfo_lib.probes: held-out ridge R^2 and the augmentation-parameter probe."""
+import pytest
+import torch
+import torch.nn as nn
+
+from superinfo_lib.data import synthetic_images
+from superinfo_lib.probes import PROBED_PARAMS, augmentation_probe, ridge_r2
+
+
+def test_ridge_r2_linear_and_independent_targets():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 10, generator=g)
+    linear = x @ torch.randn(10, 2, generator=g) + 3.0                 # exactly linear (with an offset)
+    independent = torch.randn(2000, 1, generator=g)
+    targets = torch.cat([linear, independent], 1)
+    r2 = ridge_r2(x[:1500], targets[:1500], x[1500:], targets[1500:], ridge=1e-6)
+    assert r2.shape == (3,)
+    assert r2[0] > 0.999 and r2[1] > 0.999
+    assert abs(r2[2]) < 0.05
+
+
+def test_ridge_r2_partial_signal():
+    # y = signal + equal-variance noise: R^2 close to 1/2.
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4000, 5, generator=g)
+    y = (x[:, :1] + torch.randn(4000, 1, generator=g))
+    r2 = ridge_r2(x[:3000], y[:3000], x[3000:], y[3000:], ridge=1e-6)
+    assert r2.item() == pytest.approx(0.5, abs=0.06)
+
+
+class ColourStats(nn.Module):
+    """A fixed 'encoder' of colour statistics: mean and spread per channel, and how far the
+    channels are apart (zero for a grey image)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        apart = (x - x.roll(1, dims=1)).abs().mean(dim=(2, 3))
+        return self.scale * torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), apart], 1)
+
+
+def test_augmentation_probe_reads_parameters_from_pixels():
+    images = synthetic_images(400, 1, seed=0).train_x
+    scores = augmentation_probe(ColourStats(), images, seed=0)
+    assert set(scores) == set(PROBED_PARAMS) | {"mean_r2"}
+    # Colour statistics reveal the grey-scale coin flip; a constant encoder would give R^2 <= 0.
+    assert scores["grayscale"] > 0.3 and scores["brightness"] > 0.1
+    # ...but not the flip, which leaves every colour statistic unchanged.
+    assert abs(scores["flip"]) < 0.1
+    with pytest.raises(ValueError, match="images"):
+        augmentation_probe(ColourStats(), images[:3])

@@ -1,0 +1,170 @@
+"""superinfo_lib.train: resume, checkpoints, NaN handling, config validation, the CLI."""
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import superinfo_lib.train as train_mod
+from superinfo_lib.models import load_backbone
+from superinfo_lib.train import NonFiniteLoss, TrainConfig, lr_at, train
+
+REPO = Path(__file__).resolve().parent.parent
+TERMS = ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound", "lr", "beta_12", "beta_21")
+
+
+def tiny_config(out, **changes):
+    """2 epochs x 4 steps of the small convnet on synthetic images: a few seconds on a CPU."""
+    settings = dict(synthetic=True, arch="small", epochs=2, batch_size=32, train_limit=128, test_limit=64,
+                    knn_every=0, linear_epochs=0, log_every=1, device="cpu", out=str(out))
+    return TrainConfig(**{**settings, **changes})
+
+
+def step_records(out):
+    lines = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r for r in lines if r["kind"] == "step"}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    results = train(tiny_config(out, loss="mib"), progress=False)
+    return out, results
+
+
+def test_uninterrupted_run_writes_everything(uninterrupted):
+    out, results = uninterrupted
+    records = step_records(out)
+    assert sorted(records) == list(range(1, 9))                        # 2 epochs x 128/32 steps
+    assert all(math.isfinite(records[s][k]) for s in records for k in TERMS)
+    assert records[1]["beta_12"] < records[8]["beta_12"]               # MIB's warm-up ramps beta
+    final = json.loads((out / "final.json").read_text())
+    assert final["step"] == 8 and 0 <= final["knn_top1"] <= 1 and final == results
+    assert not [p for p in os.listdir(out) if ".tmp" in p]             # checkpoints written atomically
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 8 and ckpt["epoch"] == 2
+    assert load_backbone(out / "checkpoint.pt")(torch.zeros(2, 3, 32, 32)).shape == (2, 128)
+
+
+@pytest.mark.parametrize("split_at", [3, 4])                          # mid-epoch and at an epoch's end
+def test_resume_repeats_the_uninterrupted_run(uninterrupted, tmp_path, split_at):
+    reference = step_records(uninterrupted[0])
+    train(tiny_config(tmp_path, loss="mib", stop_at_step=split_at), progress=False)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == split_at
+    assert not (tmp_path / "final.json").exists()                       # stopped early: no final results
+    results = train(tiny_config(tmp_path, loss="mib", resume=True), progress=False)
+    resumed = step_records(tmp_path)
+    assert sorted(resumed) == list(range(1, 9))
+    for step in range(1, 9):
+        for k in TERMS:
+            assert resumed[step][k] == pytest.approx(reference[step][k], rel=1e-6, abs=1e-6), (step, k)
+    assert results["knn_top1"] == uninterrupted[1]["knn_top1"]
+
+
+def test_existing_checkpoint_is_not_overwritten(tmp_path):
+    train(tiny_config(tmp_path, stop_at_step=1), progress=False)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(FileExistsError, match="checkpoint.pt"):
+        train(tiny_config(tmp_path), progress=False)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    with pytest.raises(ValueError, match="batch_size"):                # --resume with other settings
+        train(tiny_config(tmp_path, batch_size=16, resume=True), progress=False)
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real_loss = train_mod.superinfo_loss
+    calls = []
+
+    def loss_turning_nan(*args, **kwargs):
+        terms = real_loss(*args, **kwargs)
+        calls.append(1)
+        if len(calls) > 5:                                             # steps 0..4 fine, step 5 is NaN
+            terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(train_mod, "superinfo_loss", loss_turning_nan)
+    with pytest.raises(NonFiniteLoss, match=r"step 5\b") as err:
+        train(tiny_config(tmp_path), progress=False)
+    assert "step 4" in str(err.value)                                  # the checkpoint it kept
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 4
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+    errors = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+              if json.loads(line)["kind"] == "error"]
+    assert len(errors) == 1 and "step 5" in errors[0]["message"]
+    assert not (tmp_path / "final.json").exists()
+
+
+@pytest.mark.parametrize("changes,name", [
+    (dict(temperature=0), "temperature"),
+    (dict(temperature=-0.5), "temperature"),
+    (dict(beta_12=-1e-3), "beta-12"),
+    (dict(beta_21=-1e-3), "beta-21"),
+    (dict(loss="byol"), "loss"),
+    (dict(lr=float("nan")), "lr"),
+    (dict(beta_12=float("inf")), "beta-12"),
+    (dict(epochs=0), "epochs"),
+    (dict(batch_size=0), "batch-size"),
+    (dict(train_limit=0), "train-limit"),
+])
+def test_bad_config_raises_naming_the_setting(changes, name):
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**changes).resolve()
+
+
+def test_config_defaults_and_opt_in():
+    cfg = TrainConfig(beta_12=-1e-3, allow_negative_beta=True, device="cpu").resolve()
+    assert cfg.beta_12 == -1e-3
+    cpu = TrainConfig(device="cpu").resolve()                           # CPU: scaled down, and says so
+    assert cpu.scaled_down and cpu.epochs == 1 and cpu.train_limit == 2048
+    gpu = TrainConfig(device="cuda", loss="mib").resolve()
+    assert gpu.epochs == 100 and gpu.batch_size == 512 and gpu.beta_12 == 1e-2 and not gpu.scaled_down
+    assert gpu.lr == pytest.approx(0.06 * 512 / 256)
+
+
+def test_lr_schedule():
+    base, total, warmup = 0.5, 100, 10
+    assert lr_at(0, total, warmup, base) == pytest.approx(base / warmup)
+    assert lr_at(warmup - 1, total, warmup, base) == pytest.approx(base)
+    assert lr_at(warmup, total, warmup, base) == pytest.approx(base)
+    assert lr_at(warmup + 45, total, warmup, base) == pytest.approx(base / 2)   # cosine midpoint
+    assert lr_at(total, total, warmup, base) == pytest.approx(0, abs=1e-12)
+
+
+def run_cli(*args, timeout=600):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "superinfo_lib.train", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_reports_bad_arguments(tmp_path):
+    proc = run_cli("--temperature", "0", "--synthetic", "--arch", "small", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2 and "temperature" in proc.stderr
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_cli_smoke_run_resnet18_on_cifar10(tmp_path):
+    """The only real-data ResNet-18 run of the suite: one scaled-down epoch of SuperInfo."""
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    proc = run_cli("--loss", "superinfo", "--epochs", "1", "--train-limit", "2048", "--test-limit", "1000",
+                   "--batch-size", "128", "--out", str(out))
+    wall = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(f"CLI smoke run (ResNet-18, 16 steps of 128 pairs, CIFAR-10): {wall:.0f} s wall")
+    for name in ("metrics.jsonl", "checkpoint.pt", "final.json"):
+        assert (out / name).is_file(), name
+    final = json.loads((out / "final.json").read_text())
+    assert "JPEG pack" in final["data_source"] or "torchvision" in final["data_source"]
+    assert final["step"] == 16 and final["knn_top1"] > 0.15             # chance is 0.10
+    assert 0.1 <= final["linear_top1"] <= 1
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["kind"] == "config" and records[0]["arch"] == "resnet18"
+    steps = [r for r in records if r["kind"] == "step"]
+    assert steps and all(math.isfinite(r["loss"]) for r in steps)
+    assert load_backbone(out / "checkpoint.pt")(torch.zeros(1, 3, 32, 32)).shape == (1, 512)
