@@ -178,7 +178,7 @@ def test_explorer_in_jupyterlab(tmp_path):
     from playwright.sync_api import sync_playwright
 
     from superinfo_lib.toy import train_toy
-    from superinfo_lib.widgets import LIVE_STEPS, torch_threads
+    from superinfo_lib.widgets import LIVE_STEPS
 
     started = time.monotonic()
     port, token = free_port(), secrets.token_hex(16)
@@ -238,8 +238,7 @@ def test_explorer_in_jupyterlab(tmp_path):
             shutil.copy(shot, out / "explorer_browser.png")
             print(f"screenshot: {shot} (copied to {out / 'explorer_browser.png'})")
     # the page now shows exactly what train_toy gives for the new setting (same seed and threads)
-    with torch_threads(1):
-        expected = train_toy(beta_12=1e-4, beta_21=0.0, steps=LIVE_STEPS, seed=0).history["loss"]
+    expected = train_toy(beta_12=1e-4, beta_21=0.0, steps=LIVE_STEPS, seed=0, num_threads=1).history["loss"]
     assert after != before
     assert after == pytest.approx(expected, rel=1e-6)
     print(f"browser test took {time.monotonic() - started:.1f} s")

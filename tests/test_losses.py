@@ -153,6 +153,22 @@ def test_bad_input_names_the_argument():
             superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, **{name: float("nan")})
 
 
+def test_check_finite_off_skips_only_the_nan_check():
+    """The trainer's path (no host sync): same values on finite input, NaN propagates instead of raising."""
+    args = loss_inputs()
+    checked = superinfo_loss(*args, beta_12=0.1, beta_21=0.2)
+    unchecked = superinfo_loss(*args, beta_12=0.1, beta_21=0.2, check_finite=False)
+    for key in checked:
+        assert torch.equal(torch.as_tensor(checked[key]), torch.as_tensor(unchecked[key])), key
+    p1, p2, mu1, lv1, mu2, lv2 = args
+    nan_mu2 = mu2.clone()
+    nan_mu2[0, 0] = float("nan")
+    out = superinfo_loss(p1, p2, mu1, lv1, nan_mu2, lv2, beta_12=0.1, check_finite=False)
+    assert torch.isnan(out["loss"])
+    with pytest.raises(ValueError, match="p1 and p2"):            # shapes are still checked
+        superinfo_loss(p1, p2[:3], mu1, lv1, mu2, lv2, check_finite=False)
+
+
 # ----------------------------------------------------------------------------- presets and warm-up
 
 def test_exponential_warmup_analytic():
