@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .losses import superinfo_loss
 from .models import GaussianHead, projector
+from .probes import fit_ridge
 
 FACTORS = ("shared", "specific", "nuisance")
 CHANCE = {"shared": 1 / 8, "specific": 0.5, "nuisance": 0.5}
@@ -96,12 +97,8 @@ class ToyEncoder(nn.Module):
 def ridge_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
                          test_y: torch.Tensor, num_classes: int, ridge: float = 1e-2) -> float:
     """Held-out accuracy of a ridge classifier (one-hot targets, closed form) on standardised x."""
-    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
-    a = torch.cat([(train_x - mean) / std, torch.ones(len(train_x), 1)], 1).double()
-    b = torch.cat([(test_x - mean) / std, torch.ones(len(test_x), 1)], 1).double()
-    targets = F.one_hot(train_y, num_classes).double()
-    w = torch.linalg.solve(a.T @ a + ridge * len(a) * torch.eye(a.shape[1], dtype=a.dtype), a.T @ targets)
-    return ((b @ w).argmax(1) == test_y).double().mean().item()
+    predict = fit_ridge(train_x, F.one_hot(train_y, num_classes), ridge)
+    return (predict(test_x).argmax(1) == test_y).double().mean().item()
 
 
 @contextmanager

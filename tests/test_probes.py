@@ -28,6 +28,20 @@ def test_ridge_r2_partial_signal():
     assert r2.item() == pytest.approx(0.5, abs=0.06)
 
 
+def test_selected_ridge_does_not_overfit_few_rows_many_features():
+    # 300 rows, 200 noise features: a near-zero penalty fits noise (R^2 far below 0 on new
+    # rows); the penalty chosen on the training rows keeps the estimate near chance (0),
+    # and still finds a real signal.
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(400, 200, generator=g)
+    y = torch.cat([torch.randn(400, 1, generator=g), x[:, :1] + 0.3 * torch.randn(400, 1, generator=g)], 1)
+    naive = ridge_r2(x[:300], y[:300], x[300:], y[300:], ridge=1e-6)
+    chosen = ridge_r2(x[:300], y[:300], x[300:], y[300:])
+    assert naive[0] < -0.5
+    assert chosen[0] > -0.1
+    assert chosen[1] > 0.6
+
+
 class ColourStats(nn.Module):
     """A fixed 'encoder' of colour statistics: mean and spread per channel, and how far the
     channels are apart (zero for a grey image)."""
