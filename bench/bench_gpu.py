@@ -222,7 +222,8 @@ def row_trainer(ctx, batch_size: int, epochs: int, name=None) -> dict:
         wall = time.perf_counter() - t0
         records = [json.loads(line) for line in open(Path(tmp) / "metrics.jsonl")]
         epoch_times = [r["epoch_time_s"] for r in records if r["kind"] == "epoch"]
-        # The trainer saves a checkpoint after every epoch: time one save of the same size.
+        # The trainer saves a checkpoint every `checkpoint_every` epochs: time one save of the same size.
+        saves = math.ceil(100 / cfg.resolve().checkpoint_every)
         state = torch.load(Path(tmp) / "checkpoint.pt", map_location=ctx.device, weights_only=False)
         t0 = time.perf_counter()
         torch.save(state, Path(tmp) / "resave.pt")
@@ -233,8 +234,8 @@ def row_trainer(ctx, batch_size: int, epochs: int, name=None) -> dict:
     return {"name": name, "batch_size": batch_size, "epoch_times_s": epoch_times, "wall_s": wall,
             "checkpoint_save_s": checkpoint_s, "step_s": step_s, "first_step_s": None,
             "epoch_s": step_s * (ctx.n_train // batch_size), "pairs_per_s": batch_size / step_s,
-            "projected_100_epochs_s": epoch_times[0] + 99 * (epoch_s + checkpoint_s),
-            "note": "100-epoch projection: first epoch + 99 x (steady epoch + one checkpoint save); "
+            "projected_100_epochs_s": epoch_times[0] + 99 * epoch_s + saves * checkpoint_s,
+            "note": f"100-epoch projection: first epoch + 99 x steady epoch + {saves} checkpoint saves; "
                     "kNN monitor and final evaluation not included"}
 
 

@@ -59,6 +59,7 @@ class TrainConfig:
     test_limit: int | None = None
     knn_every: int = 10                     # epochs between kNN monitor runs (0: only at the end)
     linear_epochs: int = 100                # final linear probe (0: skip)
+    checkpoint_every: int | None = None     # epochs between checkpoints (default: 1 on CPU, 10 on GPU)
     out: str | None = None
     resume: bool = False
     seed: int = 0
@@ -85,6 +86,10 @@ class TrainConfig:
             resolved.epochs = 1 if on_cpu else 100
         if resolved.batch_size is None:
             resolved.batch_size = 128 if on_cpu else 512
+        if resolved.checkpoint_every is None:
+            # A GPU epoch takes seconds and a checkpoint (weights + momentum, ~90 MB) a good
+            # fraction of one: save every 10 epochs there, and always at the end of a run.
+            resolved.checkpoint_every = 1 if on_cpu else 10
         if cpu_defaults:
             resolved.train_limit, resolved.test_limit, resolved.scaled_down = 2048, 1000, True
             resolved.linear_epochs = min(resolved.linear_epochs, 30)
@@ -95,7 +100,7 @@ class TrainConfig:
             resolved.warmup_epochs = 0.1 * resolved.epochs
         if resolved.out is None:
             resolved.out = str(REPO_ROOT / "runs" / resolved.loss)
-        for name in ("epochs", "batch_size", "log_every"):
+        for name in ("epochs", "batch_size", "log_every", "checkpoint_every"):
             if getattr(resolved, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(resolved, name)}")
         for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "lambda_pred", "beta_12",
@@ -343,11 +348,14 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
             knn = features = None
             if completed and cfg.knn_every and ((epoch + 1) % cfg.knn_every == 0 or epoch + 1 == cfg.epochs):
                 knn, features = knn_monitor(model, train_x, train_y, test_x, test_y, num_classes, channels_last)
-            last_good_step = step
+            save_now = not completed or (epoch + 1) % cfg.checkpoint_every == 0 or step == final_step
+            if save_now:
+                last_good_step = step
             if is_main:
                 log({"kind": "epoch", "epoch": epoch, "step": step, "epoch_time_s": epoch_time,
                      "complete": completed, **({"knn_top1": knn} if knn is not None else {})})
-                save_checkpoint(ckpt_path, model, optimizer, step, epoch + int(completed), cfg)
+                if save_now:
+                    save_checkpoint(ckpt_path, model, optimizer, step, epoch + int(completed), cfg)
                 say(f"epoch {epoch + 1}/{cfg.epochs}: step {step}, {epoch_time:.1f} s"
                     + (f", kNN top-1 {knn:.4f}" if knn is not None else ""))
     except NonFiniteLoss as err:
@@ -392,6 +400,8 @@ def parse_args(argv=None) -> TrainConfig:
                             ("stop-at-step", "stop after this many steps (the schedule still spans --epochs)"),
                             ("knn-every", "epochs between kNN monitor runs (0: at the end only)"),
                             ("linear-epochs", "epochs of the final linear probe (0: skip)"),
+                            ("checkpoint-every", "epochs between checkpoints (default 1 on CPU, 10 on GPU; "
+                                                 "always at the end)"),
                             ("log-every", "steps between metric lines"),
                             ("seed", "random seed")):
         dest = name.replace("-", "_")

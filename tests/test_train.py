@@ -100,7 +100,32 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
     assert not (tmp_path / "final.json").exists()
 
 
+def test_checkpoint_interval_and_the_kept_checkpoint(tmp_path, monkeypatch):
+    """Every 2nd epoch and at the end: a NaN in epoch 4 keeps the epoch-2 checkpoint (step 8)."""
+    saved = []
+    real_save = train_mod.save_checkpoint
+    monkeypatch.setattr(train_mod, "save_checkpoint", lambda path, model, opt, step, *a: (
+        saved.append(step), real_save(path, model, opt, step, *a)))
+    train(tiny_config(tmp_path / "full", epochs=3, checkpoint_every=2), progress=False)
+    assert saved == [8, 12]                                            # epoch 2, then the end (epoch 3)
+
+    real_loss, calls = train_mod.superinfo_loss, []
+
+    def loss_turning_nan(*args, **kwargs):
+        terms = real_loss(*args, **kwargs)
+        calls.append(1)
+        if len(calls) > 13:                                            # step 13 (epoch 4) is NaN
+            terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(train_mod, "superinfo_loss", loss_turning_nan)
+    with pytest.raises(NonFiniteLoss, match=r"step 13\b.*step 8\b"):
+        train(tiny_config(tmp_path / "nan", epochs=4, checkpoint_every=2), progress=False)
+    assert torch.load(tmp_path / "nan" / "checkpoint.pt", weights_only=False)["step"] == 8
+
+
 @pytest.mark.parametrize("changes,name", [
+    (dict(checkpoint_every=0), "checkpoint-every"),
     (dict(temperature=0), "temperature"),
     (dict(temperature=-0.5), "temperature"),
     (dict(beta_12=-1e-3), "beta-12"),
@@ -125,6 +150,7 @@ def test_config_defaults_and_opt_in():
     gpu = TrainConfig(device="cuda", loss="mib").resolve()
     assert gpu.epochs == 100 and gpu.batch_size == 512 and gpu.beta_12 == 1e-2 and not gpu.scaled_down
     assert gpu.lr == pytest.approx(0.06 * 512 / 256)
+    assert cpu.checkpoint_every == 1 and gpu.checkpoint_every == 10
 
 
 def test_lr_schedule():
