@@ -37,9 +37,8 @@ from pathlib import Path
 import bench_common as common
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from superinfo_lib.data import MEAN, STD, AugmentConfig, apply_aug_params, augment, sample_aug_params
+from superinfo_lib.data import MEAN, STD, AugmentConfig, apply_aug_params, sample_aug_params
 from superinfo_lib.losses import PRESETS, superinfo_loss
 from superinfo_lib.models import SuperInfoModel
 from superinfo_lib.train import TrainConfig, epoch_order, step_generator, train
@@ -286,7 +285,7 @@ def row_tutorial(ctx, batch_size: int, workers: int, name=None) -> dict:
     # least two rounds of all workers: otherwise the buffer makes the loader look fast.
     warmup, steps = 2 * workers + 2, max(ctx.tutorial_steps, 2 * workers)
     timing = time_steps(run, ctx.device, steps, warmup=warmup, repeats=1)
-    del batches, loader
+    batches = loader = None   # let the workers shut down before the next row
     return finish_row({"name": name, "batch_size": batch_size, "workers": workers, "warmup_steps": warmup,
                        "note": "first_step_s includes starting the workers", **timing}, ctx.n_train)
 

@@ -30,7 +30,6 @@ from pathlib import Path
 import ipywidgets as W
 import plotly.graph_objects as go
 import plotly.io as pio
-import torch
 from IPython.display import display
 from plotly.subplots import make_subplots
 
