@@ -201,7 +201,9 @@ def main(argv=None) -> int:
     parser.add_argument("--knn-every", type=int, default=None, help="kNN monitor every N epochs (default 10)")
     parser.add_argument("--linear-epochs", type=int, default=None, help="linear probe epochs (default 100; smoke 5)")
     parser.add_argument("--probe-images", type=int, default=5000, help="test images for the augmentation probe")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the backbone (trainer's option)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the backbone (trainer's option); each chunk recompiles, so "
+                             "pair it with a --chunk-epochs as large as the run")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep <work-dir>/<run>/checkpoint.pt")
     args = parser.parse_args(argv)
     device = common.resolve_device(args.device)
