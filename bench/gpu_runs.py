@@ -27,10 +27,9 @@ from pathlib import Path
 import bench_common as common
 import torch
 
-from superinfo_lib.eval import evaluate_encoder
+from superinfo_lib.eval import evaluate_model
 from superinfo_lib.losses import PRESETS
 from superinfo_lib.models import load_checkpoint_model
-from superinfo_lib.probes import MuEncoder, augmentation_probe
 from superinfo_lib.train import TrainConfig, train
 
 SWEEP_BETAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -60,22 +59,14 @@ def per_epoch_records(metrics_path: Path) -> list[dict]:
 
 
 def evaluate(checkpoint: Path, data, device, linear_epochs: int, probe_images: int, seed: int) -> dict:
-    """kNN, linear and few-label probes of the backbone; augmentation probe on backbone and mu."""
+    """The library's evaluation (eval.evaluate_model) of a checkpoint, on `device`."""
     model, _ = load_checkpoint_model(checkpoint, map_location=device)
     model = model.to(device).eval()
     channels_last = device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    scores = evaluate_encoder(model.backbone, data, len(data.classes), linear_epochs=linear_epochs,
-                              few_label=(10, 100), channels_last=channels_last)
-    images = data.test_x[:probe_images]
-    probe_backbone = augmentation_probe(model.backbone, images, seed=seed)
-    probe_mu = augmentation_probe(MuEncoder(model), images, seed=seed)
-    return {"knn_top1": scores["knn_top1"], "linear_top1": scores["linear_top1"],
-            "few_label": {"10": scores["linear_10_per_class_top1"], "100": scores["linear_100_per_class_top1"]},
-            "aug_probe_mean_r2": probe_backbone["mean_r2"], "aug_probe_mu_mean_r2": probe_mu["mean_r2"],
-            "aug_probe": {"backbone": probe_backbone, "mu": probe_mu, "images": len(images)},
-            "linear_epochs": linear_epochs, "n_train": scores["n_train"], "n_test": scores["n_test"]}
+    return evaluate_model(model, data, linear_epochs, few_label=(10, 100), probe_images=probe_images, seed=seed,
+                          channels_last=channels_last)
 
 
 def run_one(spec: dict, data, args, budget: common.Budget, writer: common.ResultWriter, estimates: dict) -> dict:

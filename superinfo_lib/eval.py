@@ -138,6 +138,26 @@ def evaluate_encoder(encoder: nn.Module, data, num_classes: int, linear_epochs: 
     return results
 
 
+def evaluate_model(model, data, linear_epochs: int = 100, few_label: tuple[int, ...] = (10, 100),
+                   probe_images: int = 5000, seed: int = 0, channels_last: bool = False) -> dict:
+    """Everything a run is judged by, in the keys of the results format (superinfo_lib/results.py).
+
+    kNN, linear and few-label probes of the frozen backbone, and the augmentation-parameter
+    probe (held-out R^2) on the backbone and on mu, over the first `probe_images` test images.
+    """
+    from .probes import MuEncoder, augmentation_probe
+    scores = evaluate_encoder(model.backbone, data, len(data.classes), linear_epochs, few_label,
+                              channels_last=channels_last)
+    images = data.test_x[:probe_images]
+    probe_backbone = augmentation_probe(model.backbone, images, seed=seed)
+    probe_mu = augmentation_probe(MuEncoder(model), images, seed=seed)
+    return {"knn_top1": scores["knn_top1"], "linear_top1": scores["linear_top1"],
+            "few_label": {str(k): scores[f"linear_{k}_per_class_top1"] for k in few_label},
+            "aug_probe_mean_r2": probe_backbone["mean_r2"], "aug_probe_mu_mean_r2": probe_mu["mean_r2"],
+            "aug_probe": {"backbone": probe_backbone, "mu": probe_mu, "images": len(images)},
+            "linear_epochs": linear_epochs, "n_train": scores["n_train"], "n_test": scores["n_test"]}
+
+
 def main(argv=None) -> None:
     from .models import load_checkpoint_model
     parser = argparse.ArgumentParser(prog="python -m superinfo_lib.eval", description=__doc__,

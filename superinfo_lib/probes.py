@@ -81,12 +81,15 @@ def ridge_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
 
 @torch.no_grad()
 def augmentation_probe(encoder: nn.Module, images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(),
-                       seed: int = 0, batch_size: int = 512, train_fraction: float = 0.7) -> dict[str, float]:
+                       seed: int = 0, batch_size: int = 512, train_fraction: float = 0.7,
+                       other_view: bool = False) -> dict[str, float]:
     """R^2 of each augmentation parameter read from encoder(augmented image), held out.
 
     Args:
-        encoder: (B, 3, H, W) -> (B, F), e.g. a backbone, or `model.features(x, "mu")`.
+        encoder: (B, 3, H, W) -> (B, F), e.g. a backbone, or `MuEncoder(model)`.
         images: (N, 3, H, W) uint8; each gets one augmented view with its own parameters.
+        other_view: the control: read the parameters of a second, independent view of the
+            same image, which the encoder never saw (R^2 must be about 0).
     Returns:
         {param: R^2 for each of PROBED_PARAMS, "mean_r2": their mean}.
     """
@@ -100,7 +103,7 @@ def augmentation_probe(encoder: nn.Module, images: torch.Tensor, cfg: AugmentCon
         p = sample_aug_params(len(x), cfg, g, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             feats.append(encoder(apply_aug_params(x, p)).float())
-        params.append(p)
+        params.append(sample_aug_params(len(x), cfg, g, device) if other_view else p)
     encoder.train(was_training)
     feats, params = torch.cat(feats), torch.cat(params)
     columns = [AUG_PARAM_NAMES.index(name) for name in PROBED_PARAMS]
@@ -122,4 +125,4 @@ class MuEncoder(nn.Module):
         self.model = model
 
     def forward(self, x):
-        return self.model.head(self.model.backbone(x))[0]
+        return self.model.features(x, "mu")

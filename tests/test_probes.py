@@ -65,3 +65,11 @@ def test_augmentation_probe_reads_parameters_from_pixels():
     assert abs(scores["flip"]) < 0.1
     with pytest.raises(ValueError, match="images"):
         augmentation_probe(ColourStats(), images[:3])
+
+
+def test_other_view_control_reads_nothing():
+    # The same colour statistics cannot predict a second, independent view's parameters.
+    images = synthetic_images(400, 1, seed=0).train_x
+    control = augmentation_probe(ColourStats(), images, seed=0, other_view=True)
+    assert abs(control["grayscale"]) < 0.1 and abs(control["brightness"]) < 0.1
+    assert control["mean_r2"] < 0.05
