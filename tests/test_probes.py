@@ -69,7 +69,9 @@ def test_augmentation_probe_reads_parameters_from_pixels():
 
 def test_other_view_control_reads_nothing():
     # The same colour statistics cannot predict a second, independent view's parameters.
-    images = synthetic_images(400, 1, seed=0).train_x
+    # 1,000 images: 300 held-out rows keep the sampling noise of R^2 near +-0.05.
+    images = synthetic_images(1000, 1, seed=0).train_x
+    own = augmentation_probe(ColourStats(), images, seed=0)
     control = augmentation_probe(ColourStats(), images, seed=0, other_view=True)
-    assert abs(control["grayscale"]) < 0.1 and abs(control["brightness"]) < 0.1
-    assert control["mean_r2"] < 0.05
+    assert own["grayscale"] > 0.3 and abs(control["grayscale"]) < 0.1 and abs(control["brightness"]) < 0.1
+    assert abs(control["mean_r2"]) < 0.05
