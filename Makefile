@@ -11,15 +11,17 @@ CHROMIUM := /usr/lib/chromium/chromium
 # Extra arguments for the trainer, e.g. make train ARGS="--loss simclr --epochs 20"
 ARGS ?=
 
-.PHONY: train test venv browser clean-venv
+.PHONY: train test lint venv browser clean-venv
 
 venv: $(STAMP)
 
 # Reinstall only when requirements.txt changed since the last install.
-$(STAMP): requirements.txt
+# The course's own package goes in editable (notebooks, tests and scripts import this checkout).
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	cp requirements.txt $(STAMP)
 
 # The browser test drives Debian's Chromium; install it where we may (root + apt), else say why not.
@@ -34,7 +36,14 @@ train: venv
 	$(PY) -m superinfo_lib.train --loss superinfo $(ARGS)
 
 test: venv browser
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+# Fix what ruff can fix, and format.
+lint: venv
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,7 +3,7 @@
 Sources, in the order `find_cifar10` tries them:
   1. an explicit path (a JPEG pack .npz, or a folder holding `cifar-10-batches-py`);
   2. $SUPERINFO_DATA;
-  3. data/cifar10-jpeg.npz and ../shared/data/cifar10-jpeg.npz (the JPEG pack);
+  3. data/cifar10-jpeg.npz (the JPEG pack);
   4. data/cifar-10-batches-py (torchvision's layout);
   5. torchvision's download into data/ (needs internet).
 
@@ -56,8 +56,7 @@ def candidate_paths() -> list[Path]:
     paths = []
     if os.environ.get("SUPERINFO_DATA"):
         paths.append(Path(os.environ["SUPERINFO_DATA"]))
-    paths += [REPO_ROOT / "data" / PACK_NAME, REPO_ROOT.parent / "shared" / "data" / PACK_NAME,
-              REPO_ROOT / "data" / "cifar-10-batches-py"]
+    paths += [REPO_ROOT / "data" / PACK_NAME, REPO_ROOT / "data" / "cifar-10-batches-py"]
     return paths
 
 
@@ -132,7 +131,7 @@ def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray, limit: int | None, path
 
 
 def read_pack(path: str | Path, train_limit: int | None = None, test_limit: int | None = None) -> ImageData:
-    """Read a JPEG pack (format: ../shared/data/README.md); ValueError naming the file if corrupt."""
+    """Read a JPEG pack (format: data/README.md); ValueError naming the file if corrupt."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR-10 pack not found: {path}")
