@@ -10,12 +10,11 @@ Rows (every epoch time is normalised to one pass over the training set at the ro
                    no data work at all, so no epoch can be faster than this.
   trainer          superinfo_lib.train.train itself for a few epochs (data on the GPU, per-sample
                    GPU augmentation, SuperInfo loss with its Gaussian head): the project's epoch.
-  project*         the trainer's step rebuilt here from the library (augment, SuperInfoModel,
-                   superinfo_loss), so that options can be tried one at a time:
-                   _lean (the loss with check_finite=False, as the trainer calls it: its
-                   NaN checks read values back to the host ten times a step), _compiled (torch.compile; its compile time is
-                   reported and amortised over 100 epochs), _graph (the whole step captured
-                   in one CUDA graph), _bs1024 (a larger batch; lr scales with it).
+  project*         the trainer's step (superinfo_lib.step.training_step on two views from
+                   superinfo_lib.data.two_views) outside the trainer's loop, so that options can
+                   be tried one at a time: _compiled (torch.compile of backbone and projector; its
+                   compile time is reported and amortised over 100 epochs), _graph (the whole step
+                   captured in one CUDA graph), _bs1024 (a larger batch; lr scales with it).
   tutorial_*       a DataLoader with torchvision transforms on PIL images (what most SimCLR
                    tutorials do), feeding the same model, with 2 workers (Colab) and all cores.
 
@@ -26,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import os
 import statistics
@@ -34,32 +32,30 @@ import tempfile
 import time
 from pathlib import Path
 
-import bench_common as common
 import numpy as np
 import torch
 
-from superinfo_lib.data import MEAN, STD, AugmentConfig, apply_aug_params, sample_aug_params
-from superinfo_lib.losses import PRESETS, superinfo_loss
+from superinfo_lib import jobs as common
+from superinfo_lib.checkpoint import load_checkpoint
+from superinfo_lib.data import MEAN, STD, two_views
+from superinfo_lib.losses import PRESETS
+from superinfo_lib.metrics import read_metrics
 from superinfo_lib.models import SuperInfoModel
+from superinfo_lib.step import choose_precision, make_scaler, training_step
 from superinfo_lib.train import TrainConfig, epoch_order, step_generator, train
 
-# Targets of the speed issue (issue 5), checked on the GPU rows.
+# Speed targets, checked on the GPU rows.
 TARGETS = {"trainer_over_compute_limit": ("<=", 1.15), "speedup_vs_tutorial_all_cores": (">=", 2.5),
            "speedup_vs_tutorial_2_workers": (">=", 15.0), "trainer_100_epochs_s": ("<=", 240.0)}
 
 
 # ----------------------------------------------------------------------------- the step
 
-# The library's loss without its NaN checks, which read values back to the host (ten times a
-# step) and cannot run inside a CUDA graph; the trainer calls it the same way.
-lean_superinfo_loss = functools.partial(superinfo_loss, check_finite=False)
-
-
 class Setup:
-    """A model, its optimiser and one training step (the trainer's, piece for piece)."""
+    """A model, its optimiser and the trainer's step (superinfo_lib.step.training_step)."""
 
-    def __init__(self, arch: str, batch_size: int, device: torch.device, lean: bool = False,
-                 compiled: bool = False, fused: bool = True, graph: bool = False):
+    def __init__(self, arch: str, batch_size: int, device: torch.device, compiled: bool = False,
+                 fused: bool = True, graph: bool = False):
         torch.manual_seed(0)
         self.device = device
         self.autocast_cache = not graph   # autocast's weight-cast cache must be off under CUDA graphs
@@ -71,40 +67,21 @@ class Setup:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.06 * batch_size / 256, momentum=0.9,
                                          weight_decay=5e-4, **opt_kwargs)
         self.preset = PRESETS["superinfo"]
-        self.loss_fn = lean_superinfo_loss if lean else superinfo_loss
-        self.apply_aug = apply_aug_params
+        self.precision = choose_precision(device)
+        self.scaler = make_scaler(device, self.precision)
         if compiled:
             self.model.backbone = torch.compile(self.model.backbone)
             self.model.projector = torch.compile(self.model.projector)
-            self.loss_fn = torch.compile(self.loss_fn)
-            self.apply_aug = torch.compile(apply_aug_params)
 
     def views(self, batch: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         """Two per-sample augmented views of a uint8 batch, as the trainer makes them."""
-        cfg = AugmentConfig()
-        v1 = self.apply_aug(batch, sample_aug_params(len(batch), cfg, gen, batch.device))
-        v2 = self.apply_aug(batch, sample_aug_params(len(batch), cfg, gen, batch.device))
-        views = torch.cat([v1, v2])
-        return views.contiguous(memory_format=torch.channels_last) if self.channels_last else views
+        return two_views(batch, gen, channels_last=self.channels_last)
 
-    def forward_backward(self, views: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-        """Forward, loss, backward and optimiser step; returns the loss (no host sync)."""
-        p = self.preset
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda",
-                            cache_enabled=self.autocast_cache):
-            o = self.model(views, generator=gen)
-            p1, p2 = o["p"].chunk(2)
-            mu1, mu2 = o["mu"].chunk(2)
-            lv1, lv2 = o["logvar"].chunk(2)
-            terms = self.loss_fn(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=p.lambda_pred, beta_12=p.beta_12,
-                                 beta_21=p.beta_21, temperature=p.temperature)
-        terms["loss"].backward()
-        self.optimizer.step()
+    def step(self, views: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        """The training step; returns the loss (no host sync)."""
+        terms = training_step(self.model, self.optimizer, views, self.preset, precision=self.precision,
+                              scaler=self.scaler, generator=gen, autocast_cache=self.autocast_cache)
         return terms["loss"].detach()
-
-    def step(self, views, gen) -> torch.Tensor:
-        self.optimizer.zero_grad(set_to_none=True)
-        return self.forward_backward(views, gen)
 
 
 def capture_graph(setup: Setup, body, warmup: int = 3):
@@ -161,13 +138,13 @@ def finish_row(row: dict, n_train: int) -> dict:
 # ----------------------------------------------------------------------------- rows
 
 def row_compute_limit(ctx, batch_size: int, compiled=False, graph=False, fused=True, name=None) -> dict:
-    setup = Setup(ctx.arch, batch_size, ctx.device, lean=True, compiled=compiled, fused=fused, graph=graph)
+    setup = Setup(ctx.arch, batch_size, ctx.device, compiled=compiled, fused=fused, graph=graph)
     idx = torch.randperm(len(ctx.train_x), device=ctx.device)[:batch_size]
     with torch.no_grad():
         views = setup.views(ctx.train_x[idx], None)              # fixed, pre-augmented
     t0 = time.perf_counter()
     if graph:
-        g = capture_graph(setup, lambda: setup.forward_backward(views, None))
+        g = capture_graph(setup, lambda: setup.step(views, None))
         common.sync(ctx.device)
         run = lambda i: g.replay()  # noqa: E731
     else:
@@ -178,9 +155,9 @@ def row_compute_limit(ctx, batch_size: int, compiled=False, graph=False, fused=T
                        "fused_optimizer": fused and ctx.device.type == "cuda", **timing}, ctx.n_train)
 
 
-def row_project(ctx, batch_size: int, lean=False, compiled=False, graph=False, name=None) -> dict:
+def row_project(ctx, batch_size: int, compiled=False, graph=False, name=None) -> dict:
     """The trainer's step: a fresh batch from the GPU-resident set, two per-sample views."""
-    setup = Setup(ctx.arch, batch_size, ctx.device, lean=lean, compiled=compiled, graph=graph)
+    setup = Setup(ctx.arch, batch_size, ctx.device, compiled=compiled, graph=graph)
     order = epoch_order(len(ctx.train_x), ctx.seed, 0, 0).to(ctx.device)
     steps_per_epoch = len(ctx.train_x) // batch_size
 
@@ -192,7 +169,7 @@ def row_project(ctx, batch_size: int, lean=False, compiled=False, graph=False, n
     if graph:
         # Static index buffer, default CUDA generator (graph-safe); the rest as the trainer.
         static_idx = order[:batch_size].clone()
-        g = capture_graph(setup, lambda: setup.forward_backward(setup.views(ctx.train_x[static_idx], None), None))
+        g = capture_graph(setup, lambda: setup.step(setup.views(ctx.train_x[static_idx], None), None))
 
         def run(i):
             j = i % steps_per_epoch
@@ -205,7 +182,7 @@ def row_project(ctx, batch_size: int, lean=False, compiled=False, graph=False, n
     common.sync(ctx.device)
     setup_s = time.perf_counter() - t0
     timing = time_steps(run, ctx.device, ctx.steps, ctx.warmup, ctx.repeats)
-    return finish_row({"name": name, "batch_size": batch_size, "lean_loss": lean, "compiled": compiled,
+    return finish_row({"name": name, "batch_size": batch_size, "compiled": compiled,
                        "graph": graph, "setup_s": setup_s, **timing}, ctx.n_train)
 
 
@@ -219,11 +196,10 @@ def row_trainer(ctx, batch_size: int, epochs: int, name=None) -> dict:
         t0 = time.perf_counter()
         train(cfg, data=ctx.data, progress=False)
         wall = time.perf_counter() - t0
-        records = [json.loads(line) for line in open(Path(tmp) / "metrics.jsonl")]
-        epoch_times = [r["epoch_time_s"] for r in records if r["kind"] == "epoch"]
+        epoch_times = [r["epoch_time_s"] for r in read_metrics(tmp, kind="epoch")]
         # The trainer saves a checkpoint every `checkpoint_every` epochs: time one save of the same size.
         saves = math.ceil(100 / cfg.resolve().checkpoint_every)
-        state = torch.load(Path(tmp) / "checkpoint.pt", map_location=ctx.device, weights_only=False)
+        state = load_checkpoint(Path(tmp) / "checkpoint.pt", map_location=ctx.device)
         t0 = time.perf_counter()
         torch.save(state, Path(tmp) / "resave.pt")
         checkpoint_s = time.perf_counter() - t0
@@ -299,21 +275,20 @@ def plan(ctx, args) -> list[tuple[str, float, callable]]:
             ("trainer", 15 if cuda else 30, lambda: row_trainer(ctx, b, args.trainer_epochs)),
             ("project", 10, lambda: row_project(ctx, b)),
             ("tutorial_all_cores", 20, lambda: row_tutorial(ctx, b, cores)),
-            ("tutorial_2_workers", 30, lambda: row_tutorial(ctx, b, 2)),
-            ("project_lean", 10, lambda: row_project(ctx, b, lean=True))]
+            ("tutorial_2_workers", 30, lambda: row_tutorial(ctx, b, 2))]
     if cuda:
         rows += [("compute_limit_graph", 15, lambda: row_compute_limit(ctx, b, graph=True)),
-                 ("project_graph", 15, lambda: row_project(ctx, b, lean=True, graph=True))]
+                 ("project_graph", 15, lambda: row_project(ctx, b, graph=True))]
     if not args.no_compile:
         rows += [("compute_limit_compiled", 90, lambda: row_compute_limit(ctx, b, compiled=True)),
-                 ("project_compiled", 90, lambda: row_project(ctx, b, lean=True, compiled=True))]
+                 ("project_compiled", 90, lambda: row_project(ctx, b, compiled=True))]
         if cuda:
             rows += [("project_compiled_graph", 60,
-                      lambda: row_project(ctx, b, lean=True, compiled=True, graph=True))]
+                      lambda: row_project(ctx, b, compiled=True, graph=True))]
     rows += [("compute_limit_foreach", 10, lambda: row_compute_limit(ctx, b, fused=False))]
     if cuda:
         rows += [("compute_limit_bs1024", 10, lambda: row_compute_limit(ctx, 2 * b)),
-                 ("project_lean_bs1024", 10, lambda: row_project(ctx, 2 * b, lean=True)),
+                 ("project_bs1024", 10, lambda: row_project(ctx, 2 * b)),
                  ("trainer_bs1024", 15, lambda: row_trainer(ctx, 2 * b, args.trainer_epochs))]
     if args.only:
         rows = [r for r in rows if r[0] in args.only]

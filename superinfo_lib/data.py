@@ -2,10 +2,13 @@
 
 Sources, in the order `find_cifar10` tries them:
   1. an explicit path (a JPEG pack .npz, or a folder holding `cifar-10-batches-py`);
-  2. $SUPERINFO_DATA;
+  2. $SUPERINFO_DATA (same two forms);
   3. data/cifar10-jpeg.npz (the JPEG pack);
-  4. data/cifar-10-batches-py (torchvision's layout);
-  5. torchvision's download into data/ (needs internet).
+  4. torchvision's download into data/ (needs internet; torchvision checks the files' MD5).
+
+torchvision's `cifar-10-batches-py` files are Python pickles, which can run code when read, so
+they are read only from a path the user names (1, 2) or after torchvision has verified them
+(4); a folder that merely lies in data/ is not picked up on its own.
 
 Make a pack from a torchvision download:
     python -m superinfo_lib.data make-pack --root data --out data/cifar10-jpeg.npz
@@ -56,7 +59,7 @@ def candidate_paths() -> list[Path]:
     paths = []
     if os.environ.get("SUPERINFO_DATA"):
         paths.append(Path(os.environ["SUPERINFO_DATA"]))
-    paths += [REPO_ROOT / "data" / PACK_NAME, REPO_ROOT / "data" / "cifar-10-batches-py"]
+    paths.append(REPO_ROOT / "data" / PACK_NAME)
     return paths
 
 
@@ -79,7 +82,10 @@ def missing_data_message(download_error: Exception | None = None) -> str:
     if download_error is not None:
         lines.append(f"and torchvision's download into {REPO_ROOT / 'data'} failed: {download_error}")
     lines += ["Get it by one of:",
-              "  - with internet: run with --download (torchvision fetches it into data/);",
+              "  - with internet: let torchvision download it into data/ (the trainer does, unless given "
+              "--no-download);",
+              "  - a torchvision download you already have: pass --data (or $SUPERINFO_DATA) the folder "
+              "holding cifar-10-batches-py;",
               f"  - copy a JPEG pack ({PACK_NAME}) into data/ or point $SUPERINFO_DATA or --data at it;",
               "  - see data/README.md."]
     return "\n".join(lines)
@@ -97,7 +103,7 @@ def load_cifar10(path: str | Path | None = None, download: bool = False,
     except FileNotFoundError as err:
         if path is not None or not download:
             raise
-        try:
+        try:  # downloads, or verifies the MD5 of an earlier download, before anything is read
             download_torchvision(REPO_ROOT / "data")
         except Exception as download_err:  # offline, proxy, disk full...
             raise FileNotFoundError(missing_data_message(download_err)) from err
@@ -178,7 +184,8 @@ def write_pack(path: str | Path, train_x: np.ndarray, train_y: np.ndarray, test_
 
 def read_torchvision_layout(root: str | Path, train_limit: int | None = None,
                             test_limit: int | None = None) -> ImageData:
-    """Read torchvision's `cifar-10-batches-py` pickles (without its md5 check)."""
+    """Read torchvision's `cifar-10-batches-py` pickles from a folder the user chose (pickles can
+    run code: never call this on a path found by searching)."""
     root = Path(root)
     folder = root if root.name == "cifar-10-batches-py" else root / "cifar-10-batches-py"
     split = {}
@@ -348,6 +355,16 @@ def augment(images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(),
         raise ValueError("images is an empty batch")
     params = sample_aug_params(images.shape[0], cfg, generator, images.device)
     return apply_aug_params(images, params), params
+
+
+def two_views(batch: torch.Tensor, generator: torch.Generator | None = None, cfg: AugmentConfig = AugmentConfig(),
+              channels_last: bool = False) -> torch.Tensor:
+    """Two independently augmented views of each image: uint8 (B, 3, H, W) -> float (2B, 3, H, W),
+    view 1 of every image first, then view 2 (the layout `step.training_step` expects)."""
+    v1, _ = augment(batch, cfg, generator)
+    v2, _ = augment(batch, cfg, generator)
+    views = torch.cat([v1, v2])
+    return views.contiguous(memory_format=torch.channels_last) if channels_last else views
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

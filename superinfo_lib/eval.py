@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -18,25 +20,29 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .data import load_cifar10, normalize
+from .step import autocast, choose_precision
 
 
 @torch.no_grad()
-def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 1024,
-                     device=None, channels_last: bool = False) -> torch.Tensor:
+def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 1024, device=None,
+                     channels_last: bool = False, precision: str | None = None,
+                     transform: Callable[[torch.Tensor], torch.Tensor] = normalize) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> float32 (N, F) features of `encoder` in eval mode.
 
-    The encoder's train/eval mode is restored afterwards.
+    `transform` turns each uint8 batch (on the encoder's device) into the encoder's input:
+    normalisation by default, an augmentation for the augmentation probe. `precision` defaults
+    to the device's (superinfo_lib.step). The encoder's train/eval mode is restored afterwards.
     """
     device = torch.device(device) if device is not None else next(encoder.parameters()).device
+    precision = precision or choose_precision(device)
     was_training = encoder.training
     encoder.eval()
-    use_bf16 = device.type == "cuda"
     out = []
     for start in range(0, len(images), batch_size):
-        x = normalize(images[start:start + batch_size].to(device, non_blocking=True))
+        x = transform(images[start : start + batch_size].to(device, non_blocking=True))
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        with autocast(device, precision):
             out.append(encoder(x).float())
     encoder.train(was_training)
     return torch.cat(out)
@@ -118,69 +124,82 @@ def few_label_indices(labels: torch.Tensor, per_class: int, seed: int = 0) -> to
     return torch.cat(picks)
 
 
-def evaluate_encoder(encoder: nn.Module, data, num_classes: int, linear_epochs: int = 100,
-                     few_label: tuple[int, ...] = (), batch_size: int = 1024, channels_last: bool = False) -> dict:
-    """kNN, linear probe and few-label probes of a frozen encoder on `data` (an ImageData)."""
-    train_f = extract_features(encoder, data.train_x, batch_size, channels_last=channels_last)
-    test_f = extract_features(encoder, data.test_x, batch_size, channels_last=channels_last)
-    train_y, test_y = data.train_y.to(train_f.device), data.test_y
-    results = {
-        "knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, num_classes),
-        "linear_top1": linear_probe(train_f, train_y, test_f, test_y, num_classes, epochs=linear_epochs),
-        "n_train": len(train_f), "n_test": len(test_f),
-    }
+def evaluate_model(model, data, *, linear_epochs: int = 100, few_label: tuple[int, ...] = (10, 100),
+                   probe_images: int = 5000, seed: int = 0, features: tuple[torch.Tensor, ...] | None = None,
+                   precision: str | None = None) -> dict:
+    """The one evaluation of a trained SuperInfoModel: the trainer's final evaluation, the
+    evaluation CLI, the GPU runs and notebook 6 all call it. Keys as in superinfo_lib/results.py.
+
+    - kNN (k=200, t=0.1) and a linear probe (`linear_epochs`; 0 skips it) of the frozen
+      backbone's features of the un-augmented images (`features` = (train_f, train_y, test_f,
+      test_y) reuses features already extracted, as the trainer's kNN monitor does);
+    - few-label linear probes with `few_label` labels per class;
+    - the augmentation-parameter probe (held-out R^2) on the backbone and on mu, over the first
+      `probe_images` test images (0 skips it).
+    """
+    from .probes import MuEncoder, augmentation_probe
+
+    device = next(model.parameters()).device
+    channels_last = device.type == "cuda"
+    num_classes = len(data.classes)
+    if features is None:
+        embed = lambda x: extract_features(model.backbone, x, channels_last=channels_last, precision=precision)
+        features = (embed(data.train_x), data.train_y, embed(data.test_x), data.test_y)
+    train_f, train_y, test_f, test_y = features
+    train_y = train_y.to(train_f.device)
+    results = {"knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, num_classes), "linear_top1": None,
+               "few_label": {}, "linear_epochs": linear_epochs, "n_train": len(train_f), "n_test": len(test_f)}
+    if linear_epochs:
+        results["linear_top1"] = linear_probe(train_f, train_y, test_f, test_y, num_classes, epochs=linear_epochs)
     for per_class in few_label:
-        idx = few_label_indices(data.train_y, per_class).to(train_f.device)
+        idx = few_label_indices(train_y, per_class).to(train_f.device)
         # Few examples: more epochs, so the tiny training set is fitted.
-        results[f"linear_{per_class}_per_class_top1"] = linear_probe(
+        results["few_label"][str(per_class)] = linear_probe(
             train_f[idx], train_y[idx], test_f, test_y, num_classes, epochs=max(linear_epochs, 200),
-            batch_size=min(512, len(idx)))
+            batch_size=min(512, len(idx)))  # fmt: skip
+    if probe_images:
+        images = data.test_x[:probe_images]
+        probe_backbone = augmentation_probe(model.backbone, images, seed=seed)
+        probe_mu = augmentation_probe(MuEncoder(model), images, seed=seed)
+        results.update(aug_probe_mean_r2=probe_backbone["mean_r2"], aug_probe_mu_mean_r2=probe_mu["mean_r2"],
+                       aug_probe={"backbone": probe_backbone, "mu": probe_mu, "images": len(images)})  # fmt: skip
     return results
 
 
-def evaluate_model(model, data, linear_epochs: int = 100, few_label: tuple[int, ...] = (10, 100),
-                   probe_images: int = 5000, seed: int = 0, channels_last: bool = False) -> dict:
-    """Everything a run is judged by, in the keys of the results format (superinfo_lib/results.py).
+def main(argv=None) -> int:
+    from .checkpoint import load_checkpoint_model
 
-    kNN, linear and few-label probes of the frozen backbone, and the augmentation-parameter
-    probe (held-out R^2) on the backbone and on mu, over the first `probe_images` test images.
-    """
-    from .probes import MuEncoder, augmentation_probe
-    scores = evaluate_encoder(model.backbone, data, len(data.classes), linear_epochs, few_label,
-                              channels_last=channels_last)
-    images = data.test_x[:probe_images]
-    probe_backbone = augmentation_probe(model.backbone, images, seed=seed)
-    probe_mu = augmentation_probe(MuEncoder(model), images, seed=seed)
-    return {"knn_top1": scores["knn_top1"], "linear_top1": scores["linear_top1"],
-            "few_label": {str(k): scores[f"linear_{k}_per_class_top1"] for k in few_label},
-            "aug_probe_mean_r2": probe_backbone["mean_r2"], "aug_probe_mu_mean_r2": probe_mu["mean_r2"],
-            "aug_probe": {"backbone": probe_backbone, "mu": probe_mu, "images": len(images)},
-            "linear_epochs": linear_epochs, "n_train": scores["n_train"], "n_test": scores["n_test"]}
-
-
-def main(argv=None) -> None:
-    from .models import load_checkpoint_model
     parser = argparse.ArgumentParser(prog="python -m superinfo_lib.eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by superinfo_lib.train")
     parser.add_argument("--data", default=None, help="CIFAR-10 pack or torchvision folder (default: search)")
     parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
     parser.add_argument("--linear-epochs", type=int, default=100)
     parser.add_argument("--few-label", type=int, nargs="*", default=[10, 100],
-                        help="labels per class for few-label probes")
+                        help="labels per class for few-label probes")  # fmt: skip
+    parser.add_argument("--probe-images", type=int, default=5000,
+                        help="test images for the augmentation probe (0: skip it)")  # fmt: skip
     parser.add_argument("--out", default=None, help="JSON file for the results (default: next to the checkpoint)")
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     args = parser.parse_args(argv)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, ckpt = load_checkpoint_model(args.checkpoint, map_location=device)
-    data = load_cifar10(args.data, train_limit=args.train_limit, test_limit=args.test_limit)
-    results = evaluate_encoder(model.backbone.to(device), data, len(data.classes),
-                               args.linear_epochs, tuple(args.few_label))
-    results.update(checkpoint=str(args.checkpoint), step=ckpt.get("step"), data=data.source)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        model, ckpt = load_checkpoint_model(args.checkpoint, map_location=device)
+        data = load_cifar10(args.data, train_limit=args.train_limit, test_limit=args.test_limit)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    results = evaluate_model(model, data, linear_epochs=args.linear_epochs, few_label=tuple(args.few_label),
+                             probe_images=min(args.probe_images, len(data.test_x)))  # fmt: skip
+    results.update(checkpoint=str(args.checkpoint), step=ckpt.get("step"), data=data.source, device=str(device))
     out = Path(args.out) if args.out else Path(args.checkpoint).with_name("eval.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

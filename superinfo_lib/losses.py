@@ -165,7 +165,9 @@ class LossPreset:
 
     beta_warmup_fraction > 0 ramps each beta exponentially from `beta_start` to its
     final value over that fraction of training (MIB's schedule), then holds it.
+    Every value is checked here, once, whoever builds the preset (trainer, explorer, toy).
     """
+
     name: str
     lambda_pred: float = 1.0
     beta_12: float = 0.0
@@ -173,6 +175,23 @@ class LossPreset:
     temperature: float = 0.5
     beta_warmup_fraction: float = 0.0
     beta_start: float = 1e-3
+    allow_negative_beta: bool = False
+
+    def __post_init__(self):
+        for name in ("lambda_pred", "beta_12", "beta_21", "temperature", "beta_warmup_fraction", "beta_start"):
+            _check_finite_number(name, getattr(self, name))
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 <= self.beta_warmup_fraction <= 1:
+            raise ValueError(f"beta_warmup_fraction must be in [0, 1], got {self.beta_warmup_fraction}")
+        if self.beta_start <= 0:
+            raise ValueError(f"beta_start must be > 0, got {self.beta_start}")
+        for name in ("beta_12", "beta_21"):
+            if getattr(self, name) < 0 and not self.allow_negative_beta:
+                raise ValueError(
+                    f"{name} = {getattr(self, name)} is negative: that rewards the KL upper bound, which "
+                    "is unbounded; pass allow_negative_beta=True (--allow-negative-beta) to run it anyway"
+                )
 
     def betas_at(self, progress: float) -> tuple[float, float]:
         """(beta_12, beta_21) at training progress in [0, 1]."""

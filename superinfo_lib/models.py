@@ -5,8 +5,6 @@ backbone feature h (or the mean mu), never a sample.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn as nn
 import torchvision
@@ -107,38 +105,3 @@ class SuperInfoModel(nn.Module):
 def model_config(model: SuperInfoModel) -> dict:
     return {"arch": model.arch, "latent_dim": model.latent_dim,
             "proj_hidden": model.projector[0].out_features, "proj_out": model.projector[3].out_features}
-
-
-def _strip_prefixes(state: dict) -> dict:
-    """Drop the wrappers' prefixes: DDP's "module." and torch.compile's "_orig_mod.", which
-    sits mid-key when a submodule is compiled ("backbone._orig_mod.0.weight")."""
-    out = {}
-    for key, value in state.items():
-        parts = key.split(".")
-        while parts and parts[0] == "module":
-            parts = parts[1:]
-        out[".".join(p for p in parts if p != "_orig_mod")] = value
-    return out
-
-
-def load_checkpoint_model(path: str | Path, map_location="cpu") -> tuple[SuperInfoModel, dict]:
-    """Rebuild the full SuperInfoModel from a checkpoint written by superinfo_lib.train."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # truncated or not a torch file
-        raise ValueError(f"checkpoint {path} could not be read ({err})") from err
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "model_config" not in ckpt:
-        raise ValueError(f"checkpoint {path} is not a superinfo_lib checkpoint (no 'model'/'model_config')")
-    model = SuperInfoModel(**ckpt["model_config"])
-    model.load_state_dict(_strip_prefixes(ckpt["model"]))
-    return model, ckpt
-
-
-def load_backbone(path: str | Path, map_location="cpu") -> nn.Module:
-    """The plain backbone (B, 3, H, W) -> (B, F) from any checkpoint this project writes,
-    in eval mode, with whatever "module." / "_orig_mod." prefixes stripped."""
-    model, _ = load_checkpoint_model(path, map_location)
-    return model.backbone.eval()

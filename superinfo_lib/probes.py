@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from .data import AUG_PARAM_NAMES, AugmentConfig, apply_aug_params, sample_aug_params
+from .eval import extract_features
 
 # Parameters probed: those that vary continuously or as a coin flip under the default config.
 PROBED_PARAMS = ("crop_cx", "crop_cy", "crop_w", "crop_h", "flip", "brightness", "contrast",
@@ -94,18 +95,16 @@ def augmentation_probe(encoder: nn.Module, images: torch.Tensor, cfg: AugmentCon
         {param: R^2 for each of PROBED_PARAMS, "mean_r2": their mean}.
     """
     device = next(encoder.parameters()).device
-    was_training = encoder.training
-    encoder.eval()
     g = torch.Generator(device=device).manual_seed(seed)
-    feats, params = [], []
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].to(device)
+    params = []
+
+    def augment_and_record(x):
         p = sample_aug_params(len(x), cfg, g, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            feats.append(encoder(apply_aug_params(x, p)).float())
         params.append(sample_aug_params(len(x), cfg, g, device) if other_view else p)
-    encoder.train(was_training)
-    feats, params = torch.cat(feats), torch.cat(params)
+        return apply_aug_params(x, p)
+
+    feats = extract_features(encoder, images, batch_size, transform=augment_and_record)
+    params = torch.cat(params)
     columns = [AUG_PARAM_NAMES.index(name) for name in PROBED_PARAMS]
     targets = params[:, columns]
     n_train = int(train_fraction * len(feats))

@@ -58,8 +58,8 @@ def device_info(device=None) -> dict:
 
 
 def git_commit() -> tuple[str, str]:
-    """(sha, source). The device machine gets a copy of the working tree without .git,
-    so $SUPERINFO_COMMIT (set in the device command) takes precedence when present."""
+    """(sha, source). A remote machine may get a copy of the working tree without .git, so
+    $SUPERINFO_COMMIT (set in the remote command) takes precedence when present."""
     if os.environ.get("SUPERINFO_COMMIT"):
         return os.environ["SUPERINFO_COMMIT"], "env"
     try:
@@ -76,7 +76,7 @@ def git_commit() -> tuple[str, str]:
 
 def provenance(seed: int | None = None, command: str | None = None, device=None) -> dict:
     sha, source = git_commit()
-    return {"format": FORMAT_VERSION, **device_info(device), "torch": torch.__version__,
+    return {"format": FORMAT_VERSION, **device_info(device), "torch": str(torch.__version__),
             "python": platform.python_version(), "commit": sha, "commit_source": source, "seed": seed,
             "command": command if command is not None else " ".join(shlex.quote(a) for a in sys.argv),
             "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
@@ -133,8 +133,8 @@ def _jsonable(value):
 
 
 def write_bundle(results_dir: str | Path, bundle: str | Path) -> Path:
-    """Pack every *.json of results_dir into one tar (atomically): the device machine returns
-    at most 8 files, so a sweep's JSONs travel back as one."""
+    """Pack every *.json of results_dir into one tar (atomically), so that a session's results
+    travel back from a remote machine as one file."""
     results_dir, bundle = Path(results_dir), Path(bundle)
     bundle.parent.mkdir(parents=True, exist_ok=True)
     tmp = bundle.with_name(bundle.name + ".tmp")

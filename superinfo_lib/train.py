@@ -14,113 +14,112 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from . import distributed
-from .data import AugmentConfig, ImageData, augment, load_cifar10, synthetic_images
-from .eval import extract_features, knn_accuracy, linear_probe
-from .losses import PRESETS, superinfo_loss
-from .models import SuperInfoModel, _strip_prefixes, model_config
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import AugmentConfig, ImageData, load_cifar10, synthetic_images, two_views
+from .eval import evaluate_model, extract_features, knn_accuracy
+from .losses import PRESETS, LossPreset
+from .metrics import TERMS, MetricsLog
+from .models import SuperInfoModel
+from .step import PRECISIONS, choose_precision, make_scaler, training_step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Settings that must match for --resume to continue the same run.
-RESUME_MUST_MATCH = ("loss", "arch", "latent_dim", "batch_size", "epochs", "seed", "lambda_pred",
-                     "beta_12", "beta_21", "temperature", "train_limit", "synthetic", "world_size")
+RESUME_MUST_MATCH = ("loss", "arch", "latent_dim", "batch_size", "epochs", "seed", "preset", "precision",
+                     "train_limit", "synthetic", "world_size")
 
 
 @dataclass
 class TrainConfig:
-    """Everything a run needs. None means: choose from the device (see `resolve`)."""
+    """Everything a run needs. None means: choose from the device or the preset (see `resolve`)."""
+
     loss: str = "superinfo"
     epochs: int | None = None
-    batch_size: int | None = None           # per process; the global batch is this x world size
-    lr: float | None = None                 # default 0.06 x global batch / 256 (SGD)
+    batch_size: int | None = None  # per process; the global batch is this x world size
+    lr: float | None = None  # default 0.06 x global batch / 256 (SGD)
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    warmup_epochs: float | None = None      # default 10% of the epochs
-    lambda_pred: float | None = None        # None: the preset's value
+    warmup_epochs: float | None = None  # default 10% of the epochs
+    lambda_pred: float | None = None  # overrides of the preset's coefficients (None: the preset's)
     beta_12: float | None = None
     beta_21: float | None = None
     temperature: float | None = None
     allow_negative_beta: bool = False
     arch: str = "resnet18"
     latent_dim: int | None = None
+    precision: str = "auto"  # bf16 / fp16 / fp32; auto: from the device (superinfo_lib.step)
     data: str | None = None
     download: bool = True
     synthetic: bool = False
     train_limit: int | None = None
     test_limit: int | None = None
-    knn_every: int = 10                     # epochs between kNN monitor runs (0: only at the end)
-    linear_epochs: int = 100                # final linear probe (0: skip)
-    checkpoint_every: int | None = None     # epochs between checkpoints (default: 1 on CPU, 10 on GPU)
+    knn_every: int = 10  # epochs between kNN monitor runs (0: only at the end)
+    linear_epochs: int = 100  # final linear probe (0: skip)
+    checkpoint_every: int | None = None  # epochs between checkpoints (default: 1 on CPU, 10 on GPU)
     out: str | None = None
     resume: bool = False
     seed: int = 0
     compile: bool = False
-    stop_at_step: int | None = None         # stop early; the schedule still spans --epochs
+    stop_at_step: int | None = None  # stop early; the schedule still spans --epochs
     log_every: int = 50
     device: str | None = None
     world_size: int = 1
-    scaled_down: bool = field(default=False)
+    scaled_down: bool = False
+    preset: LossPreset | None = None  # the coefficients the loop uses; set by `resolve`
 
-    def resolve(self) -> "TrainConfig":
-        """Fill the defaults that depend on the device; validate every argument."""
+    def resolve(self) -> TrainConfig:
+        """Fill the defaults that depend on the device; resolve the loss coefficients once, into
+        `preset`; validate every argument."""
         if self.loss not in PRESETS:
             raise ValueError(f"--loss must be one of {sorted(PRESETS)}, got {self.loss!r}")
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         on_cpu = device == "cpu"
         cpu_defaults = on_cpu and self.epochs is None and self.train_limit is None and not self.synthetic
-        preset = PRESETS[self.loss]
-        resolved = TrainConfig(**{**asdict(self), "device": device})
-        for name in ("lambda_pred", "beta_12", "beta_21", "temperature"):
-            if getattr(resolved, name) is None:
-                setattr(resolved, name, getattr(preset, name))
-        if resolved.epochs is None:
-            resolved.epochs = 1 if on_cpu else 100
-        if resolved.batch_size is None:
-            resolved.batch_size = 128 if on_cpu else 512
-        if resolved.checkpoint_every is None:
-            # A GPU epoch takes seconds and a checkpoint (weights + momentum, ~90 MB) a good
-            # fraction of one: save every 10 epochs there, and always at the end of a run.
-            resolved.checkpoint_every = 1 if on_cpu else 10
+        preset = PRESETS[self.loss].with_overrides(
+            lambda_pred=self.lambda_pred, beta_12=self.beta_12, beta_21=self.beta_21,
+            temperature=self.temperature, allow_negative_beta=self.allow_negative_beta,
+        )  # fmt: skip
+        r = replace(self, device=device, preset=preset, precision=choose_precision(device, self.precision))
+        def default(value, cpu, gpu):
+            return value if value is not None else (cpu if on_cpu else gpu)
+
+        r.epochs = default(r.epochs, 1, 100)
+        r.batch_size = default(r.batch_size, 128, 512)
+        # A GPU epoch takes seconds and a checkpoint (weights + momentum, ~90 MB) a good
+        # fraction of one: save every 10 epochs there, and always at the end of a run.
+        r.checkpoint_every = default(r.checkpoint_every, 1, 10)
         if cpu_defaults:
-            resolved.train_limit, resolved.test_limit, resolved.scaled_down = 2048, 1000, True
-            resolved.linear_epochs = min(resolved.linear_epochs, 30)
-        global_batch = resolved.batch_size * resolved.world_size
-        if resolved.lr is None:
-            resolved.lr = 0.06 * global_batch / 256
-        if resolved.warmup_epochs is None:
-            resolved.warmup_epochs = 0.1 * resolved.epochs
-        if resolved.out is None:
-            resolved.out = str(REPO_ROOT / "runs" / resolved.loss)
+            r.train_limit, r.test_limit, r.scaled_down = 2048, 1000, True
+            r.linear_epochs = min(r.linear_epochs, 30)
+        r.lr = r.lr if r.lr is not None else 0.06 * r.batch_size * r.world_size / 256
+        r.warmup_epochs = r.warmup_epochs if r.warmup_epochs is not None else 0.1 * r.epochs
+        r.out = r.out or str(REPO_ROOT / "runs" / r.loss)
+        r.validate()
+        return r
+
+    def validate(self) -> None:
+        def flag(name):
+            return "--" + name.replace("_", "-")
+
         for name in ("epochs", "batch_size", "log_every", "checkpoint_every"):
-            if getattr(resolved, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(resolved, name)}")
-        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "lambda_pred", "beta_12",
-                     "beta_21", "temperature"):
-            value = getattr(resolved, name)
-            if not math.isfinite(value):
-                raise ValueError(f"--{name.replace('_', '-')} must be finite, got {value}")
-        if resolved.temperature <= 0:
-            raise ValueError(f"--temperature must be > 0, got {resolved.temperature}")
-        if resolved.lr <= 0:
-            raise ValueError(f"--lr must be > 0, got {resolved.lr}")
-        for name in ("beta_12", "beta_21"):
-            if getattr(resolved, name) < 0 and not resolved.allow_negative_beta:
-                raise ValueError(f"--{name.replace('_', '-')} is negative ({getattr(resolved, name)}): "
-                                 "that rewards an unbounded upper bound; add --allow-negative-beta to run it")
+            if getattr(self, name) < 1:
+                raise ValueError(f"{flag(name)} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs"):
+            if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{flag(name)} must be finite and >= 0, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
         for name in ("train_limit", "test_limit", "stop_at_step"):
-            value = getattr(resolved, name)
-            if value is not None and value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        return resolved
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{flag(name)} must be >= 1, got {getattr(self, name)}")
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
@@ -141,19 +140,118 @@ def epoch_order(n: int, seed: int, epoch: int, rank: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed((seed * 7919 + epoch) * 4099 + rank))
 
 
-def save_checkpoint(path: Path, model: nn.Module, optimizer, step: int, epoch: int, cfg: TrainConfig,
-                    extra: dict | None = None) -> None:
-    """Write to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
-    state = {"model": _strip_prefixes(model.state_dict()), "optimizer": optimizer.state_dict(),
-             "model_config": model_config(model), "step": step, "epoch": epoch, "config": asdict(cfg),
-             "torch_version": torch.__version__, **(extra or {})}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 class NonFiniteLoss(RuntimeError):
     pass
+
+
+@dataclass
+class Run:
+    """The state of one training run, shared by the pieces of `train`."""
+
+    cfg: TrainConfig
+    dist: distributed.DistInfo
+    device: torch.device
+    out: Path
+    data: ImageData
+    shards: tuple[torch.Tensor, ...]  # this process's train_x, train_y, test_x, test_y
+    model: SuperInfoModel
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    steps_per_epoch: int
+    log: MetricsLog
+    step: int = 0
+    saved_step: int | None = None  # the step of the checkpoint on disk
+    train_model: nn.Module | None = None  # the model as trained (DDP-wrapped with several processes)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.epochs * self.steps_per_epoch
+
+    @property
+    def final_step(self) -> int:
+        return min(self.total_steps, self.cfg.stop_at_step or self.total_steps)
+
+    @property
+    def channels_last(self) -> bool:
+        return self.device.type == "cuda"
+
+    def say(self, *args) -> None:
+        if self.dist.is_main:
+            print(*args, flush=True)
+
+
+def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True) -> dict:
+    """Run one training job; returns the final results (also written to final.json)."""
+    dist_info = distributed.setup(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    cfg = replace(cfg, world_size=dist_info.world_size).resolve()
+    run = start_run(cfg, dist_info, data)
+    features = None
+    try:
+        while run.step < run.final_step:
+            epoch = run.step // run.steps_per_epoch
+            epoch_time = train_epoch(run, epoch, progress)
+            features = end_epoch(run, epoch, epoch_time)
+        results = finish(run, features)
+    except NonFiniteLoss as err:
+        msg = (
+            f"{err}; stopped. The last good checkpoint (step {run.saved_step}) is kept at {run.checkpoint_path}"
+            if run.saved_step is not None
+            else f"{err}; stopped before any checkpoint was written"
+        )
+        run.log.write({"kind": "error", "message": msg})
+        raise NonFiniteLoss(msg) from None
+    finally:
+        run.log.close()
+    distributed.barrier()
+    return results
+
+
+def start_run(cfg: TrainConfig, dist_info: distributed.DistInfo, data: ImageData | None) -> Run:
+    """Output folder, data shards, model, optimiser, resumed state, the config record."""
+    device = torch.device(f"cuda:{dist_info.local_rank}" if cfg.device == "cuda" else cfg.device)
+    out = Path(cfg.out)
+    if dist_info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / "checkpoint.pt").exists() and not cfg.resume:
+            raise FileExistsError(
+                f"{out / 'checkpoint.pt'} exists: pass --resume to continue it, or --out to start a new "
+                "run elsewhere (nothing was overwritten)"
+            )
+    if cfg.scaled_down and dist_info.is_main:
+        print(
+            f"CPU run, scaled down: {cfg.epochs} epoch on {cfg.train_limit} training images, kNN on "
+            f"{cfg.test_limit} test images (pass --epochs / --train-limit to change; use a GPU for real "
+            "results)"
+        )
+    data = data or load_data(cfg, dist_info)
+    # Each process holds its shard of the training set (and of the test set, for kNN) on its device.
+    r, w = dist_info.rank, dist_info.world_size
+    shards = tuple(t[r::w].to(device) for t in (data.train_x, data.train_y, data.test_x, data.test_y))
+    shard_size = len(data.train_x) // w  # the smallest shard: every rank must run the same steps
+    steps_per_epoch = shard_size // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"--batch-size {cfg.batch_size} is larger than the {shard_size} training images of each process"
+        )
+    model, optimizer, scaler = build_model(cfg, dist_info, device)
+    log = MetricsLog(out / "metrics.jsonl" if dist_info.is_main else None)
+    run = Run(cfg, dist_info, device, out, data, shards, model, optimizer, scaler, steps_per_epoch, log)
+    resume(run)
+    if cfg.compile:
+        model.backbone = torch.compile(model.backbone)
+    run.train_model = model
+    if dist_info.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        run.train_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if run.step == 0:
+        device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+        log.write({"kind": "config", **asdict(cfg), "data_source": data.source, "torch": torch.__version__,
+                   "device_name": device_name, "steps_per_epoch": steps_per_epoch})  # fmt: skip
+    return run
 
 
 def load_data(cfg: TrainConfig, dist_info: distributed.DistInfo) -> ImageData:
@@ -163,227 +261,196 @@ def load_data(cfg: TrainConfig, dist_info: distributed.DistInfo) -> ImageData:
     if not dist_info.is_main:
         distributed.barrier()
     data = load_cifar10(cfg.data, download=cfg.download and dist_info.is_main,
-                        train_limit=cfg.train_limit, test_limit=cfg.test_limit)
+                        train_limit=cfg.train_limit, test_limit=cfg.test_limit)  # fmt: skip
     if dist_info.is_main:
         distributed.barrier()
     return data
 
 
+def build_model(cfg: TrainConfig, dist_info: distributed.DistInfo, device: torch.device):
+    """The model (channels_last on a GPU, synchronised batch norm with several processes), SGD
+    (fused on a GPU) and the gradient scaler of the run's precision."""
+    torch.manual_seed(cfg.seed)
+    model = SuperInfoModel(cfg.arch, cfg.latent_dim).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    if dist_info.enabled:
+        model = distributed.convert_sync_batchnorm(model, device.type)  # BN statistics of the global batch
+    fused = {"fused": True} if device.type == "cuda" else {}
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay, **fused)  # fmt: skip
+    return model, optimizer, make_scaler(device, cfg.precision)
+
+
+def resume(run: Run) -> None:
+    """With --resume, continue from the run folder's checkpoint (if any), after checking that it
+    was written by the same run; with several processes, check they all resumed the same step."""
+    cfg, path = run.cfg, run.checkpoint_path
+    if cfg.resume and path.exists():
+        ckpt = load_checkpoint(path, map_location=run.device)
+        now = asdict(cfg)
+        mismatched = [k for k in RESUME_MUST_MATCH if ckpt["config"].get(k) != now[k]]
+        if mismatched:
+            raise ValueError(
+                f"--resume: {path} was written with different "
+                + ", ".join(f"{k} ({ckpt['config'].get(k)!r} there, {now[k]!r} now)" for k in mismatched)
+            )
+        run.model.load_state_dict(ckpt["model"])
+        run.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            run.scaler.load_state_dict(ckpt["scaler"])
+        run.step = run.saved_step = ckpt["step"]
+        run.say(f"resumed {path} at step {run.step} (epoch {ckpt['epoch']})")
+    elif cfg.resume:
+        run.say(f"--resume: no checkpoint at {path} yet, starting from scratch")
+    if run.dist.enabled:  # a node that cannot see the checkpoint would start over and desynchronise
+        steps = torch.tensor([run.step, -run.step], device=run.device)
+        lowest, minus_highest = distributed.all_reduce_min(steps).tolist()
+        if lowest != -minus_highest:
+            raise ValueError(
+                f"--resume: the processes found checkpoints at different steps ({lowest} to "
+                f"{-minus_highest}); --out must be a folder that every node reads"
+            )
+
+
+def train_epoch(run: Run, epoch: int, progress: bool) -> float:
+    """Train until the end of `epoch` (or the run's last step); returns the wall time.
+
+    Loss terms are summed on the device and read back every --log-every steps, so there is no
+    host sync per step; a non-finite loss is noticed there and stops every process together.
+    """
+    cfg, device, rank = run.cfg, run.device, run.dist.rank
+    train_x = run.shards[0]
+    order = epoch_order(len(train_x), cfg.seed, epoch, rank).to(device)
+    tracker = StepTracker(run, epoch)
+    bar = None
+    if progress and run.dist.is_main:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=run.steps_per_epoch, initial=run.step % run.steps_per_epoch,
+                   desc=f"{cfg.loss} epoch {epoch + 1}/{cfg.epochs}", leave=False)  # fmt: skip
+    gather = distributed.gather_with_grad if run.dist.enabled else None
+    warmup_steps = round(cfg.warmup_epochs * run.steps_per_epoch)
+    epoch_end = min((epoch + 1) * run.steps_per_epoch, run.final_step)
+    t_epoch = time.perf_counter()
+    while run.step < epoch_end:
+        i = run.step % run.steps_per_epoch
+        lr = lr_at(run.step, run.total_steps, warmup_steps, cfg.lr)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        betas = cfg.preset.betas_at(run.step / run.total_steps)
+        gen = step_generator(cfg.seed, run.step, rank, device)
+        views = two_views(train_x[order[i * cfg.batch_size : (i + 1) * cfg.batch_size]], gen,
+                          AugmentConfig(), channels_last=run.channels_last)  # fmt: skip
+        terms = training_step(run.train_model, run.optimizer, views, cfg.preset, betas,
+                              precision=cfg.precision, scaler=run.scaler, generator=gen,
+                              gather=gather, rank=rank)  # fmt: skip
+        tracker.add(terms)
+        run.step += 1
+        if bar is not None:
+            bar.update(1)
+        if run.step % cfg.log_every == 0 or run.step == epoch_end:
+            means = tracker.flush(lr, betas)
+            if bar is not None:
+                bar.set_postfix(loss=f"{means['loss']:.3f}", nce=f"{means['nce']:.3f}", kl=f"{means['kl_12']:.1f}")
+    if bar is not None:
+        bar.close()
+    return time.perf_counter() - t_epoch
+
+
+class StepTracker:
+    """Sums the loss terms on the device and logs their means; finds the first non-finite step."""
+
+    def __init__(self, run: Run, epoch: int):
+        self.run, self.epoch = run, epoch
+        self.sums = torch.zeros(len(TERMS), device=run.device)
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=run.device)
+        self.step_on_device = torch.full((), run.step, dtype=torch.long, device=run.device)
+        self.count, self.t_log = 0, time.perf_counter()
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        values = torch.stack([terms[k].detach().float() for k in TERMS])
+        bad_now = (self.first_bad < 0) & ~torch.isfinite(values).all()
+        self.first_bad = torch.where(bad_now, self.step_on_device, self.first_bad)
+        self.step_on_device += 1
+        self.sums += values
+        self.count += 1
+
+    def flush(self, lr: float, betas: tuple[float, float]) -> dict:
+        run = self.run
+        # Every rank must stop together: the earliest non-finite step on any rank.
+        never = torch.full_like(self.first_bad, run.total_steps)
+        bad = int(distributed.all_reduce_min(torch.where(self.first_bad < 0, never, self.first_bad)).item())
+        if bad != run.total_steps:
+            raise NonFiniteLoss(f"the loss became non-finite at step {bad}")
+        means = dict(zip(TERMS, (distributed.all_reduce_mean(self.sums) / self.count).tolist()))
+        now = time.perf_counter()
+        pairs_per_s = self.count * run.cfg.batch_size * run.dist.world_size / (now - self.t_log)
+        run.log.write({"kind": "step", "step": run.step, "epoch": self.epoch, "lr": lr, "beta_12": betas[0],
+                       "beta_21": betas[1], **means, "pairs_per_s": pairs_per_s})  # fmt: skip
+        self.sums.zero_()
+        self.count, self.t_log = 0, now
+        return means
+
+
+def end_epoch(run: Run, epoch: int, epoch_time: float):
+    """kNN monitor when due, checkpoint when due (always at a stop mid-epoch and at the end),
+    the epoch's record. Returns the kNN features (reused by the final evaluation) or None."""
+    cfg = run.cfg
+    completed = run.step % run.steps_per_epoch == 0
+    knn = features = None
+    due = cfg.knn_every and ((epoch + 1) % cfg.knn_every == 0 or epoch + 1 == cfg.epochs)
+    if completed and due:
+        knn, features = knn_monitor(run)
+    save_now = not completed or (epoch + 1) % cfg.checkpoint_every == 0 or run.step == run.final_step
+    if save_now:
+        run.saved_step = run.step
+    if run.dist.is_main:
+        run.log.write({"kind": "epoch", "epoch": epoch, "step": run.step, "epoch_time_s": epoch_time,
+                       "complete": completed, **({"knn_top1": knn} if knn is not None else {})})  # fmt: skip
+        if save_now:
+            save_checkpoint(run.checkpoint_path, run.model, run.optimizer, run.step, epoch + int(completed),
+                            asdict(cfg), run.scaler)  # fmt: skip
+        run.say(f"epoch {epoch + 1}/{cfg.epochs}: step {run.step}, {epoch_time:.1f} s"
+                + (f", kNN top-1 {knn:.4f}" if knn is not None else ""))  # fmt: skip
+    return features
+
+
 @torch.no_grad()
-def knn_monitor(model: SuperInfoModel, train_x, train_y, test_x, test_y, num_classes: int,
-                channels_last: bool) -> tuple[float, tuple[torch.Tensor, ...]]:
+def knn_monitor(run: Run) -> tuple[float, tuple[torch.Tensor, ...]]:
     """kNN top-1 of the backbone features; each rank embeds its shard, all ranks vote.
 
     Returns the accuracy and the gathered (train_f, train_y, test_f, test_y), which the final
-    linear probe reuses instead of embedding the data again.
+    evaluation reuses instead of embedding the data again.
     """
-    features = (distributed.gather_rows(extract_features(model.backbone, train_x, channels_last=channels_last)),
-                distributed.gather_rows(train_y),
-                distributed.gather_rows(extract_features(model.backbone, test_x, channels_last=channels_last)),
-                distributed.gather_rows(test_y))
-    return knn_accuracy(*features, num_classes), features
+    train_x, train_y, test_x, test_y = run.shards
+
+    def embed(images):
+        return extract_features(run.model.backbone, images, channels_last=run.channels_last,
+                                precision=run.cfg.precision)  # fmt: skip
+
+    gather = distributed.gather_rows
+    features = (gather(embed(train_x)), gather(train_y), gather(embed(test_x)), gather(test_y))
+    return knn_accuracy(*features, len(run.data.classes)), features
 
 
-def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True) -> dict:
-    """Run one training job; returns the final results (also written to final.json)."""
-    dist_info = distributed.setup(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    cfg = TrainConfig(**{**asdict(cfg), "world_size": dist_info.world_size}).resolve()
-    device = torch.device(f"cuda:{dist_info.local_rank}" if cfg.device == "cuda" else cfg.device)
-    is_main = dist_info.is_main
-    say = print if is_main else (lambda *a, **k: None)
-    out = Path(cfg.out)
-    ckpt_path = out / "checkpoint.pt"
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        if ckpt_path.exists() and not cfg.resume:
-            raise FileExistsError(f"{ckpt_path} exists: pass --resume to continue it, or --out to start "
-                                  "a new run elsewhere (nothing was overwritten)")
-    if cfg.scaled_down:
-        say(f"CPU run, scaled down: {cfg.epochs} epoch on {cfg.train_limit} training images, kNN on "
-            f"{cfg.test_limit} test images (pass --epochs / --train-limit to change; use a GPU for real results)")
-
-    data = data or load_data(cfg, dist_info)
-    num_classes = len(data.classes)
-    # Each process holds its shard of the training set (and of the test set, for kNN) on its device.
-    r, w = dist_info.rank, dist_info.world_size
-    train_x, train_y = data.train_x[r::w].to(device), data.train_y[r::w].to(device)
-    test_x, test_y = data.test_x[r::w].to(device), data.test_y[r::w].to(device)
-    shard_size = len(data.train_x) // w      # the smallest shard: every rank must run the same steps
-    steps_per_epoch = shard_size // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"--batch-size {cfg.batch_size} is larger than the {shard_size} training images "
-                         "of each process")
-    total_steps = cfg.epochs * steps_per_epoch
-    warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
-
-    torch.manual_seed(cfg.seed)
-    model = SuperInfoModel(cfg.arch, cfg.latent_dim).to(device)
-    channels_last = device.type == "cuda"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if dist_info.enabled:
-        model = distributed.convert_sync_batchnorm(model, device.type)   # BN statistics over the global batch
-    optimizer_kwargs = {"fused": True} if device.type == "cuda" else {}
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay, **optimizer_kwargs)
-    step = 0
-    if cfg.resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        mismatched = [k for k in RESUME_MUST_MATCH if ckpt["config"].get(k) != getattr(cfg, k)]
-        if mismatched:
-            raise ValueError(f"--resume: {ckpt_path} was written with different "
-                             + ", ".join(f"{k} ({ckpt['config'].get(k)!r} there, {getattr(cfg, k)!r} now)"
-                                         for k in mismatched))
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        step = ckpt["step"]
-        say(f"resumed {ckpt_path} at step {step} (epoch {ckpt['epoch']})")
-    elif cfg.resume:
-        say(f"--resume: no checkpoint at {ckpt_path} yet, starting from scratch")
-    if dist_info.enabled:  # a node that cannot see the checkpoint would start over and desynchronise
-        steps = torch.tensor([step, -step], device=device)
-        lowest, minus_highest = distributed.all_reduce_min(steps).tolist()
-        if lowest != -minus_highest:
-            raise ValueError(f"--resume: the processes found checkpoints at different steps ({lowest} to "
-                             f"{-minus_highest}); --out must be a folder that every node reads")
-
-    train_model = model
-    if cfg.compile:
-        model.backbone = torch.compile(model.backbone)
-    if dist_info.enabled:
-        train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    metrics_file = open(out / "metrics.jsonl", "a") if is_main else None
-
-    def log(record: dict) -> None:
-        if metrics_file:
-            metrics_file.write(json.dumps(record) + "\n")
-            metrics_file.flush()
-
-    if is_main and step == 0:
-        log({"kind": "config", **asdict(cfg), "data_source": data.source, "torch": torch.__version__,
-             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-             "steps_per_epoch": steps_per_epoch})
-    preset = PRESETS[cfg.loss].with_overrides(lambda_pred=cfg.lambda_pred, beta_12=cfg.beta_12,
-                                              beta_21=cfg.beta_21, temperature=cfg.temperature)
-    aug_cfg = AugmentConfig()
-    term_names = ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound")
-    last_good_step = step
-    final_step = total_steps if cfg.stop_at_step is None else min(total_steps, cfg.stop_at_step)
-    knn = features = None
-    try:
-        while step < final_step:
-            epoch = step // steps_per_epoch
-            order = epoch_order(len(train_x), cfg.seed, epoch, r).to(device)
-            sums = torch.zeros(len(term_names), device=device)
-            first_bad = torch.full((), -1, dtype=torch.long, device=device)
-            step_on_device = torch.full((), step, dtype=torch.long, device=device)
-            count, t_epoch, t_log = 0, time.perf_counter(), time.perf_counter()
-            bar = None
-            if progress and is_main:
-                from tqdm.auto import tqdm
-                bar = tqdm(total=steps_per_epoch, initial=step % steps_per_epoch,
-                           desc=f"{cfg.loss} epoch {epoch + 1}/{cfg.epochs}", leave=False)
-            epoch_end = min((epoch + 1) * steps_per_epoch, final_step)
-            while step < epoch_end:
-                i = step % steps_per_epoch
-                batch = train_x[order[i * cfg.batch_size:(i + 1) * cfg.batch_size]]
-                lr = lr_at(step, total_steps, warmup_steps, cfg.lr)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                beta_12, beta_21 = preset.betas_at(step / total_steps)
-                gen = step_generator(cfg.seed, step, r, device)
-                v1, _ = augment(batch, aug_cfg, gen)
-                v2, _ = augment(batch, aug_cfg, gen)
-                views = torch.cat([v1, v2])
-                if channels_last:
-                    views = views.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                    o = train_model(views, generator=gen)
-                    p1, p2 = o["p"].chunk(2)
-                    gathered = None
-                    if dist_info.enabled:
-                        gathered = (distributed.gather_with_grad(p1), distributed.gather_with_grad(p2))
-                    mu1, mu2 = o["mu"].chunk(2)
-                    lv1, lv2 = o["logvar"].chunk(2)
-                    terms = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=preset.lambda_pred,
-                                           beta_12=beta_12, beta_21=beta_21, temperature=preset.temperature,
-                                           allow_negative_beta=cfg.allow_negative_beta, gathered=gathered,
-                                           rank=r, check_finite=False)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                # No host sync per step: accumulate on the device, check at the log interval.
-                values = torch.stack([terms[k].detach().float() for k in term_names])
-                finite = torch.isfinite(values).all()
-                first_bad = torch.where((first_bad < 0) & ~finite, step_on_device, first_bad)
-                step_on_device += 1
-                sums += values
-                count += 1
-                step += 1
-                if bar is not None:
-                    bar.update(1)
-                if step % cfg.log_every == 0 or step == epoch_end:
-                    # Every rank must stop together: the earliest non-finite step on any rank.
-                    no_bad = torch.full_like(first_bad, total_steps)
-                    bad = int(distributed.all_reduce_min(torch.where(first_bad < 0, no_bad, first_bad)).item())
-                    bad = -1 if bad == total_steps else bad
-                    if bad >= 0:
-                        raise NonFiniteLoss(f"the loss became non-finite at step {bad}")
-                    means = (distributed.all_reduce_mean(sums) / count).tolist()
-                    now = time.perf_counter()
-                    record = {"kind": "step", "step": step, "epoch": epoch, "lr": lr, "beta_12": beta_12,
-                              "beta_21": beta_21, **dict(zip(term_names, means)),
-                              "pairs_per_s": count * cfg.batch_size * w / (now - t_log)}
-                    log(record)
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{means[0]:.3f}", nce=f"{means[1]:.3f}", kl=f"{means[2]:.1f}")
-                    sums.zero_()
-                    count, t_log = 0, now
-            if bar is not None:
-                bar.close()
-            epoch_time = time.perf_counter() - t_epoch
-            completed = step % steps_per_epoch == 0
-            knn = features = None
-            if completed and cfg.knn_every and ((epoch + 1) % cfg.knn_every == 0 or epoch + 1 == cfg.epochs):
-                knn, features = knn_monitor(model, train_x, train_y, test_x, test_y, num_classes, channels_last)
-            save_now = not completed or (epoch + 1) % cfg.checkpoint_every == 0 or step == final_step
-            if save_now:
-                last_good_step = step
-            if is_main:
-                log({"kind": "epoch", "epoch": epoch, "step": step, "epoch_time_s": epoch_time,
-                     "complete": completed, **({"knn_top1": knn} if knn is not None else {})})
-                if save_now:
-                    save_checkpoint(ckpt_path, model, optimizer, step, epoch + int(completed), cfg)
-                say(f"epoch {epoch + 1}/{cfg.epochs}: step {step}, {epoch_time:.1f} s"
-                    + (f", kNN top-1 {knn:.4f}" if knn is not None else ""))
-    except NonFiniteLoss as err:
-        msg = (f"{err}; stopped. The last good checkpoint (step {last_good_step}) is kept at {ckpt_path}"
-               if ckpt_path.exists() else f"{err}; stopped before any checkpoint was written")
-        log({"kind": "error", "message": msg})
-        raise NonFiniteLoss(msg) from None
-    finally:
-        if metrics_file:
-            metrics_file.close()
-
-    results = {"loss": cfg.loss, "step": step, "epochs": cfg.epochs, "scaled_down": cfg.scaled_down,
-               "data_source": data.source}
-    if step == total_steps:
-        if features is None:
-            knn, features = knn_monitor(model, train_x, train_y, test_x, test_y, num_classes, channels_last)
-        results["knn_top1"] = knn
-        if cfg.linear_epochs and is_main:
-            # Every rank holds the gathered features of the whole set; rank 0 fits the probe.
-            train_f, train_labels, test_f, test_labels = features
-            results["linear_top1"] = linear_probe(train_f, train_labels, test_f, test_labels, num_classes,
-                                                  epochs=cfg.linear_epochs)
-        if is_main:
-            (out / "final.json").write_text(json.dumps(results, indent=2) + "\n")
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps({"kind": "final", **results}) + "\n")
-            say("final: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items() if k.endswith("top1")))
-    distributed.barrier()
+def finish(run: Run, features) -> dict:
+    """At the last step: the library's evaluation (kNN, linear probe) written to final.json."""
+    cfg = run.cfg
+    results = {"loss": cfg.loss, "step": run.step, "epochs": cfg.epochs, "scaled_down": cfg.scaled_down,
+               "precision": cfg.precision, "data_source": run.data.source}  # fmt: skip
+    if run.step < run.total_steps:
+        return results
+    if features is None:
+        _, features = knn_monitor(run)
+    if run.dist.is_main:
+        # Every rank holds the gathered features of the whole set; rank 0 evaluates.
+        scores = evaluate_model(run.model, run.data, linear_epochs=cfg.linear_epochs, few_label=(),
+                                probe_images=0, features=features)  # fmt: skip
+        results.update({k: scores[k] for k in ("knn_top1", "linear_top1") if scores.get(k) is not None})
+        (run.out / "final.json").write_text(json.dumps(results, indent=2) + "\n")
+        run.log.write({"kind": "final", **results})
+        run.say("final: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items() if k.endswith("top1")))
     return results
 
 
@@ -416,6 +483,9 @@ def parse_args(argv=None) -> TrainConfig:
         parser.add_argument(f"--{name}", type=float, default=types[dest].default, help=help_text)
     parser.add_argument("--allow-negative-beta", action="store_true", help="accept beta < 0 (see the course)")
     parser.add_argument("--arch", default="resnet18", choices=["resnet18", "small"])
+    parser.add_argument("--precision", default="auto", choices=["auto", *PRECISIONS],
+                        help="auto: bf16 on GPUs with native bf16, fp16 (+ gradient scaling) on older GPUs, "
+                             "fp32 on a CPU")
     parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz) or torchvision folder (default: search)")
     parser.add_argument("--no-download", dest="download", action="store_false",
                         help="never try torchvision's download")

@@ -1,22 +1,31 @@
-"""bench/: the GPU scripts' CPU smoke modes, ratios and the budget guard.
+"""bench/ and experiments/: the GPU scripts' CPU smoke modes, ratios and the budget guard.
 
 The smoke runs prove the code paths and the JSON they write; their numbers are not figures.
 """
+import importlib.util
 import json
 import math
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from superinfo_lib import jobs, results
 
-import bench_gpu  # noqa: E402
-import gpu_runs  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
-from superinfo_lib import results  # noqa: E402
+
+def load_script(relative_path: str):
+    """Import a script of the repository (not a package module) by its path."""
+    spec = importlib.util.spec_from_file_location(Path(relative_path).stem, ROOT / relative_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_gpu = load_script("bench/bench_gpu.py")
+gpu_runs = load_script("experiments/gpu_runs.py")
 
 TINY = ["--smoke", "--synthetic", "--train-limit", "128", "--test-limit", "64", "--device", "cpu"]
 
@@ -50,7 +59,7 @@ def test_ratios_and_targets_from_rows():
 
 
 def test_bench_smoke_writes_benchmark_json(tmp_path):
-    rows = ["compute_limit", "trainer", "project", "tutorial_2_workers", "project_lean"]   # plan order
+    rows = ["compute_limit", "trainer", "project", "tutorial_2_workers"]   # plan order
     assert bench_gpu.main(TINY + dirs(tmp_path) + ["--batch-size", "16", "--steps", "1", "--trainer-epochs", "1",
                                                    "--only", *rows]) == 0
     (record,) = results.load_results(tmp_path / "res", kind="benchmark")
@@ -106,20 +115,6 @@ def test_budget_guard_skips_runs_but_still_writes_the_sweep(tmp_path):
     assert results.load_results(tmp_path / "res", kind="run") == []
 
 
-def test_per_epoch_records_average_the_epoch(tmp_path):
-    lines = [{"kind": "config"},
-             {"kind": "step", "epoch": 0, "step": 2, "lr": 0.1, "beta_12": 0, "beta_21": 0, "loss": 4.0,
-              "nce": 4.0, "kl_12": 2.0, "kl_21": 3.0, "mi_lower_bound": 1.0},
-             {"kind": "step", "epoch": 0, "step": 4, "lr": 0.2, "beta_12": 0, "beta_21": 0, "loss": 2.0,
-              "nce": 2.0, "kl_12": 4.0, "kl_21": 5.0, "mi_lower_bound": 3.0},
-             {"kind": "epoch", "epoch": 0, "step": 4, "epoch_time_s": 1.5, "complete": True, "knn_top1": 0.25}]
-    path = tmp_path / "metrics.jsonl"
-    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    (row,) = gpu_runs.per_epoch_records(path)
-    assert row == {"epoch": 1, "epoch_time_s": 1.5, "loss": 3.0, "nce": 3.0, "kl_12": 3.0, "kl_21": 4.0,
-                   "mi_lower_bound": 2.0, "lr": 0.2, "beta_12": 0, "beta_21": 0, "knn_top1": 0.25}
-
-
 def test_long_needs_a_beta_and_reads_the_sweep(tmp_path):
     with pytest.raises(SystemExit):
         gpu_runs.main(["long"] + TINY + dirs(tmp_path))
@@ -136,9 +131,8 @@ def test_long_needs_a_beta_and_reads_the_sweep(tmp_path):
 
 def test_budget_counts_the_shared_deadline():
     import time
-    import bench_common
-    assert bench_common.Budget(None).allows(1e9)
-    assert not bench_common.Budget(1e6, deadline=time.time() - 1).allows(0)
-    assert bench_common.Budget(1e6, deadline=time.time() + 100).left() <= 100
+    assert jobs.Budget(None).allows(1e9)
+    assert not jobs.Budget(1e6, deadline=time.time() - 1).allows(0)
+    assert jobs.Budget(1e6, deadline=time.time() + 100).left() <= 100
     with pytest.raises(ValueError, match="budget-s"):
-        bench_common.Budget(0)
+        jobs.Budget(0)

@@ -152,11 +152,23 @@ def test_load_cifar10_finds_the_real_pack():
     assert set(data.train_y.tolist()) <= set(range(10)) and len(set(data.train_y.tolist())) >= 8
 
 
+def test_a_torchvision_folder_is_read_only_when_named(tmp_path, monkeypatch):
+    """Its pickles can run code: a cifar-10-batches-py folder lying in data/ is not searched."""
+    monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path)
+    monkeypatch.delenv("SUPERINFO_DATA", raising=False)
+    write_fake_torchvision(tmp_path / "data")
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+        load_cifar10()
+    assert len(load_cifar10(tmp_path / "data").train_x) > 0         # named: read
+    monkeypatch.setenv("SUPERINFO_DATA", str(tmp_path / "data"))
+    assert len(load_cifar10().train_x) > 0                            # named through the environment
+
+
 def test_missing_data_names_every_place_searched(tmp_path, monkeypatch):
     monkeypatch.setattr(data_mod, "REPO_ROOT", tmp_path / "repo")
     monkeypatch.setenv("SUPERINFO_DATA", str(tmp_path / "env-pack.npz"))
     places = data_mod.candidate_paths()
-    assert str(tmp_path / "env-pack.npz") in map(str, places) and len(places) >= 4
+    assert str(tmp_path / "env-pack.npz") in map(str, places) and len(places) == 2
     with pytest.raises(FileNotFoundError) as err:
         load_cifar10()
     for place in places:

@@ -160,7 +160,7 @@ def spawned(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def maths(spawned):
-    return [torch.load(spawned / f"maths_rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    return [torch.load(spawned / f"maths_rank{r}.pt", weights_only=True) for r in range(WORLD)]
 
 
 def test_gathered_infonce_equals_single_process_loss_and_gradients(maths):
@@ -261,7 +261,7 @@ def runs(tmp_path_factory, spawned):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # 2. The same run, stopped at STOP_AT and resumed in the spawned processes (_resume_worker).
     return {"full": root / "full", "resumed": spawned / "resumed", "stdout": proc.stdout,
-            "states": [torch.load(spawned / f"trained_rank{r}.pt", weights_only=False) for r in range(WORLD)]}
+            "states": [torch.load(spawned / f"trained_rank{r}.pt", weights_only=True) for r in range(WORLD)]}
 
 
 def records(run_dir: Path, kind: str) -> list[dict]:
@@ -301,8 +301,8 @@ def test_interrupted_and_resumed_run_continues_like_an_uninterrupted_one(runs):
     for a, b in zip(records(full, "step"), resumed_steps):
         for key in ("loss", "nce", "kl_12", "kl_21", "lr"):
             assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-7), (a["step"], key)
-    full_ckpt = torch.load(full / "checkpoint.pt", weights_only=False)
-    resumed_ckpt = torch.load(resumed / "checkpoint.pt", weights_only=False)
+    full_ckpt = torch.load(full / "checkpoint.pt", weights_only=True)
+    resumed_ckpt = torch.load(resumed / "checkpoint.pt", weights_only=True)
     assert full_ckpt["step"] == resumed_ckpt["step"] == TOTAL_STEPS
     for name, value in full_ckpt["model"].items():
         assert torch.allclose(resumed_ckpt["model"][name].float(), value.float(), rtol=1e-4, atol=1e-6), name

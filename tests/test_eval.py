@@ -1,11 +1,23 @@
 """superinfo_lib.eval: weighted kNN, the linear probe, few-label subsets, feature extraction."""
+import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from superinfo_lib.eval import extract_features, few_label_indices, knn_accuracy, knn_predict, linear_probe
-from superinfo_lib.models import SmallConvNet
+from superinfo_lib.checkpoint import save_checkpoint
+from superinfo_lib.data import synthetic_images
+from superinfo_lib.eval import (
+    evaluate_model,
+    extract_features,
+    few_label_indices,
+    knn_accuracy,
+    knn_predict,
+    linear_probe,
+)
+from superinfo_lib.models import SmallConvNet, SuperInfoModel
 
 
 def naive_knn(train_f, train_y, test_f, num_classes, k, temperature):
@@ -92,3 +104,40 @@ def test_extract_features_freezes_bn_and_restores_mode(training):
         assert torch.equal(v, before[k]), k
     # Eval mode, batch by batch: the same as one eval-mode pass (no batch statistics).
     assert torch.allclose(features, extract_features(encoder, images, batch_size=10), atol=1e-5)
+
+
+def tiny_trained_model():
+    torch.manual_seed(0)
+    return SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8).eval()
+
+
+def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
+    """The trainer passes the kNN monitor's features; the CLI, the GPU runs and notebook 6 let
+    evaluate_model extract them: the scores must be the same."""
+    model, data = tiny_trained_model(), synthetic_images(n_train=120, n_test=60, seed=3)
+    kwargs = dict(linear_epochs=3, few_label=(2,), probe_images=40)
+    scores = evaluate_model(model, data, **kwargs)
+    features = (extract_features(model.backbone, data.train_x), data.train_y,
+                extract_features(model.backbone, data.test_x), data.test_y)
+    again = evaluate_model(model, data, features=features, **kwargs)
+    for key in ("knn_top1", "linear_top1", "few_label", "aug_probe_mean_r2", "aug_probe_mu_mean_r2"):
+        assert scores[key] == again[key], key
+    assert set(scores["few_label"]) == {"2"} and scores["n_test"] == 60
+    assert scores["aug_probe"]["images"] == 40
+    no_probe = evaluate_model(model, data, linear_epochs=0, few_label=(), probe_images=0)
+    assert no_probe["linear_top1"] is None and "aug_probe_mean_r2" not in no_probe
+
+
+def test_eval_cli_names_the_run_it_read(tmp_path):
+    model = tiny_trained_model()
+    save_checkpoint(tmp_path / "checkpoint.pt", model, torch.optim.SGD(model.parameters(), lr=0.1), 7, 1, {})
+    proc = subprocess.run([sys.executable, "-m", "superinfo_lib.eval", "--checkpoint", str(tmp_path / "checkpoint.pt"),
+                           "--train-limit", "200", "--test-limit", "100", "--linear-epochs", "2", "--few-label",
+                           "--probe-images", "0", "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["checkpoint"] == str(tmp_path / "checkpoint.pt") and result["step"] == 7
+    assert "JPEG pack" in result["data"] and 0 <= result["knn_top1"] <= 1
+    missing = subprocess.run([sys.executable, "-m", "superinfo_lib.eval", "--checkpoint", str(tmp_path / "no.pt")],
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "no.pt" in missing.stderr

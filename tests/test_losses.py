@@ -236,3 +236,17 @@ def test_each_preset_loss_decreases(preset_name):
     with torch.no_grad():
         after = objective(final_betas)
     assert after["loss"].item() < before - 0.1, (before, after["loss"].item())
+
+
+@pytest.mark.parametrize("changes,name", [
+    (dict(temperature=0.0), "temperature"),
+    (dict(temperature=float("nan")), "temperature"),
+    (dict(beta_12=-1e-3), "beta_12"),
+    (dict(beta_21=float("inf")), "beta_21"),
+    (dict(beta_warmup_fraction=1.5), "beta_warmup_fraction"),
+    (dict(beta_start=0.0), "beta_start"),
+])
+def test_preset_checks_every_coefficient_once(changes, name):
+    with pytest.raises(ValueError, match=name):
+        PRESETS["superinfo"].with_overrides(**changes)
+    assert PRESETS["superinfo"].with_overrides(beta_12=-1e-3, allow_negative_beta=True).beta_12 == -1e-3

@@ -1,10 +1,9 @@
-"""superinfo_lib.models: the CIFAR stem, the Gaussian head, deterministic features, checkpoints."""
+"""superinfo_lib.models: the CIFAR stem, the Gaussian head, deterministic features."""
 import pytest
 import torch
 import torch.nn as nn
 
-from superinfo_lib.models import GaussianHead, SuperInfoModel, load_backbone, resnet18_cifar
-from superinfo_lib.train import TrainConfig, save_checkpoint
+from superinfo_lib.models import GaussianHead, SuperInfoModel, resnet18_cifar
 
 
 def test_resnet18_cifar_stem_keeps_32px():
@@ -41,53 +40,3 @@ def test_forward_samples_but_features_are_deterministic():
     assert torch.allclose(mu, out["mu"]) and torch.allclose(model.features(x), out["h"])
     with pytest.raises(ValueError, match="which"):
         model.features(x, "z")
-
-
-def save_small_checkpoint(tmp_path, transform_state=None):
-    torch.manual_seed(0)
-    model = SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8)
-    model(torch.randn(8, 3, 32, 32))                                   # move the BN running stats
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    path = tmp_path / "checkpoint.pt"
-    save_checkpoint(path, model, optimizer, step=3, epoch=1, cfg=TrainConfig(arch="small"))
-    if transform_state is not None:
-        ckpt = torch.load(path, weights_only=False)
-        ckpt["model"] = transform_state(ckpt["model"])
-        torch.save(ckpt, path)
-    return model, path
-
-
-@pytest.mark.parametrize("prefix", ["", "module.", "_orig_mod.", "module._orig_mod."])
-def test_load_backbone_strips_wrapper_prefixes(tmp_path, prefix):
-    model, path = save_small_checkpoint(tmp_path, lambda state: {prefix + k: v for k, v in state.items()})
-    backbone = load_backbone(path)
-    assert not backbone.training
-    x = torch.randn(3, 3, 32, 32)
-    with torch.no_grad():
-        assert torch.allclose(backbone(x), model.backbone.eval()(x))
-
-
-def test_load_backbone_after_torch_compile(tmp_path):
-    # --compile wraps the backbone: its keys become "backbone._orig_mod.*" (prefix in the middle).
-    torch.manual_seed(0)
-    model = SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8)
-    model.backbone = torch.compile(model.backbone)                    # lazy: nothing compiles here
-    path = tmp_path / "checkpoint.pt"
-    save_checkpoint(path, model, torch.optim.SGD(model.parameters(), lr=0.1), 0, 0, TrainConfig(arch="small"))
-    backbone = load_backbone(path)
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        assert torch.allclose(backbone(x), model.backbone._orig_mod.eval()(x))
-
-
-def test_load_backbone_bad_checkpoints(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.pt"):
-        load_backbone(tmp_path / "missing.pt")
-    garbage = tmp_path / "garbage.pt"
-    garbage.write_bytes(b"\x00not a checkpoint")
-    with pytest.raises(ValueError, match="garbage.pt"):
-        load_backbone(garbage)
-    foreign = tmp_path / "foreign.pt"
-    torch.save({"state_dict": {}}, foreign)
-    with pytest.raises(ValueError, match="foreign.pt"):
-        load_backbone(foreign)

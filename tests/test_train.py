@@ -4,14 +4,16 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 import superinfo_lib.train as train_mod
-from superinfo_lib.models import load_backbone
+import superinfo_lib.step as step_mod
+from superinfo_lib.losses import PRESETS
+from superinfo_lib.metrics import read_metrics
+from superinfo_lib.checkpoint import load_backbone, load_checkpoint
 from superinfo_lib.train import NonFiniteLoss, TrainConfig, lr_at, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +48,7 @@ def test_uninterrupted_run_writes_everything(uninterrupted):
     final = json.loads((out / "final.json").read_text())
     assert final["step"] == 8 and 0 <= final["knn_top1"] <= 1 and final == results
     assert not [p for p in os.listdir(out) if ".tmp" in p]             # checkpoints written atomically
-    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["step"] == 8 and ckpt["epoch"] == 2
     assert load_backbone(out / "checkpoint.pt")(torch.zeros(2, 3, 32, 32)).shape == (2, 128)
 
@@ -55,7 +57,7 @@ def test_uninterrupted_run_writes_everything(uninterrupted):
 def test_resume_repeats_the_uninterrupted_run(uninterrupted, tmp_path, split_at):
     reference = step_records(uninterrupted[0])
     train(tiny_config(tmp_path, loss="mib", stop_at_step=split_at), progress=False)
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == split_at
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == split_at
     assert not (tmp_path / "final.json").exists()                       # stopped early: no final results
     results = train(tiny_config(tmp_path, loss="mib", resume=True), progress=False)
     resumed = step_records(tmp_path)
@@ -77,7 +79,7 @@ def test_existing_checkpoint_is_not_overwritten(tmp_path):
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    real_loss = train_mod.superinfo_loss
+    real_loss = step_mod.superinfo_loss
     calls = []
 
     def loss_turning_nan(*args, **kwargs):
@@ -87,11 +89,11 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
             terms["loss"] = terms["loss"] * float("nan")
         return terms
 
-    monkeypatch.setattr(train_mod, "superinfo_loss", loss_turning_nan)
+    monkeypatch.setattr(step_mod, "superinfo_loss", loss_turning_nan)
     with pytest.raises(NonFiniteLoss, match=r"step 5\b") as err:
         train(tiny_config(tmp_path), progress=False)
     assert "step 4" in str(err.value)                                  # the checkpoint it kept
-    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["step"] == 4
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
     errors = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
@@ -109,7 +111,7 @@ def test_checkpoint_interval_and_the_kept_checkpoint(tmp_path, monkeypatch):
     train(tiny_config(tmp_path / "full", epochs=3, checkpoint_every=2), progress=False)
     assert saved == [8, 12]                                            # epoch 2, then the end (epoch 3)
 
-    real_loss, calls = train_mod.superinfo_loss, []
+    real_loss, calls = step_mod.superinfo_loss, []
 
     def loss_turning_nan(*args, **kwargs):
         terms = real_loss(*args, **kwargs)
@@ -118,21 +120,22 @@ def test_checkpoint_interval_and_the_kept_checkpoint(tmp_path, monkeypatch):
             terms["loss"] = terms["loss"] * float("nan")
         return terms
 
-    monkeypatch.setattr(train_mod, "superinfo_loss", loss_turning_nan)
+    monkeypatch.setattr(step_mod, "superinfo_loss", loss_turning_nan)
     with pytest.raises(NonFiniteLoss, match=r"step 13\b.*step 8\b"):
         train(tiny_config(tmp_path / "nan", epochs=4, checkpoint_every=2), progress=False)
-    assert torch.load(tmp_path / "nan" / "checkpoint.pt", weights_only=False)["step"] == 8
+    assert load_checkpoint(tmp_path / "nan" / "checkpoint.pt")["step"] == 8
 
 
 @pytest.mark.parametrize("changes,name", [
     (dict(checkpoint_every=0), "checkpoint-every"),
     (dict(temperature=0), "temperature"),
     (dict(temperature=-0.5), "temperature"),
-    (dict(beta_12=-1e-3), "beta-12"),
-    (dict(beta_21=-1e-3), "beta-21"),
+    (dict(beta_12=-1e-3), "beta_12"),
+    (dict(beta_21=-1e-3), "beta_21"),
     (dict(loss="byol"), "loss"),
     (dict(lr=float("nan")), "lr"),
-    (dict(beta_12=float("inf")), "beta-12"),
+    (dict(beta_12=float("inf")), "beta_12"),
+    (dict(precision="fp8"), "precision"),
     (dict(epochs=0), "epochs"),
     (dict(batch_size=0), "batch-size"),
     (dict(train_limit=0), "train-limit"),
@@ -144,11 +147,13 @@ def test_bad_config_raises_naming_the_setting(changes, name):
 
 def test_config_defaults_and_opt_in():
     cfg = TrainConfig(beta_12=-1e-3, allow_negative_beta=True, device="cpu").resolve()
-    assert cfg.beta_12 == -1e-3
+    assert cfg.preset.beta_12 == -1e-3 and cfg.preset.beta_21 == 1e-3   # one override, one preset value
     cpu = TrainConfig(device="cpu").resolve()                           # CPU: scaled down, and says so
-    assert cpu.scaled_down and cpu.epochs == 1 and cpu.train_limit == 2048
-    gpu = TrainConfig(device="cuda", loss="mib").resolve()
-    assert gpu.epochs == 100 and gpu.batch_size == 512 and gpu.beta_12 == 1e-2 and not gpu.scaled_down
+    assert cpu.scaled_down and cpu.epochs == 1 and cpu.train_limit == 2048 and cpu.arch == "resnet18"
+    assert cpu.precision == "fp32"
+    gpu = TrainConfig(device="cuda", loss="mib", precision="bf16").resolve()
+    assert gpu.epochs == 100 and gpu.batch_size == 512 and gpu.preset.beta_12 == 1e-2 and not gpu.scaled_down
+    assert gpu.preset.beta_warmup_fraction == 0.5                       # MIB's schedule comes with its preset
     assert gpu.lr == pytest.approx(0.06 * 512 / 256)
     assert cpu.checkpoint_every == 1 and gpu.checkpoint_every == 10
 
@@ -174,23 +179,47 @@ def test_cli_reports_bad_arguments(tmp_path):
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
-def test_cli_smoke_run_resnet18_on_cifar10(tmp_path):
-    """The only real-data ResNet-18 run of the suite: one scaled-down epoch of SuperInfo."""
+def test_cli_smoke_run_on_cifar10(tmp_path):
+    """The real CLI on real CIFAR-10 images: metrics, checkpoint, final evaluation above chance.
+    The small convnet keeps it to seconds; the ResNet-18 defaults are checked in
+    test_config_defaults_and_opt_in and run on a GPU."""
     out = tmp_path / "run"
-    start = time.perf_counter()
-    proc = run_cli("--loss", "superinfo", "--epochs", "1", "--train-limit", "2048", "--test-limit", "1000",
-                   "--batch-size", "128", "--out", str(out))
-    wall = time.perf_counter() - start
+    proc = run_cli("--loss", "superinfo", "--arch", "small", "--epochs", "1", "--train-limit", "2048",
+                   "--test-limit", "1000", "--batch-size", "128", "--linear-epochs", "30", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"CLI smoke run (ResNet-18, 16 steps of 128 pairs, CIFAR-10): {wall:.0f} s wall")
     for name in ("metrics.jsonl", "checkpoint.pt", "final.json"):
         assert (out / name).is_file(), name
     final = json.loads((out / "final.json").read_text())
     assert "JPEG pack" in final["data_source"] or "torchvision" in final["data_source"]
     assert final["step"] == 16 and final["knn_top1"] > 0.15             # chance is 0.10
     assert 0.1 <= final["linear_top1"] <= 1
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert records[0]["kind"] == "config" and records[0]["arch"] == "resnet18"
+    records = read_metrics(out)
+    assert records[0]["kind"] == "config" and records[0]["arch"] == "small"
+    assert records[0]["preset"]["beta_12"] == PRESETS["superinfo"].beta_12
     steps = [r for r in records if r["kind"] == "step"]
     assert steps and all(math.isfinite(r["loss"]) for r in steps)
-    assert load_backbone(out / "checkpoint.pt")(torch.zeros(1, 3, 32, 32)).shape == (1, 512)
+    assert load_backbone(out / "checkpoint.pt")(torch.zeros(1, 3, 32, 32)).shape == (1, 128)
+
+
+def test_bf16_runs_on_cpu(tmp_path):
+    """bf16 runs through CPU autocast: the loss stays finite and the run completes (fp16 below)."""
+    results = train(tiny_config(tmp_path, precision="bf16", epochs=1), progress=False)
+    assert results["step"] == 4 and results["precision"] == "bf16"
+    assert all(math.isfinite(r["loss"]) for r in step_records(tmp_path).values())
+
+
+def test_fp16_resume_restores_the_gradient_scaler(tmp_path):
+    """fp16 scales the loss; the scale changes during training and must survive a resume, or the
+    resumed run's steps differ from the uninterrupted run's."""
+    cfg = dict(precision="fp16", loss="mib", epochs=1)
+    train(tiny_config(tmp_path / "full", **cfg), progress=False)
+    train(tiny_config(tmp_path / "split", stop_at_step=2, **cfg), progress=False)
+    saved = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["scaler"]
+    assert saved is not None and saved["scale"] > 0 and "_growth_tracker" in saved
+    train(tiny_config(tmp_path / "split", resume=True, **cfg), progress=False)
+    full, split = step_records(tmp_path / "full"), step_records(tmp_path / "split")
+    assert sorted(split) == sorted(full) == [1, 2, 3, 4]
+    for step in full:
+        assert split[step]["loss"] == pytest.approx(full[step]["loss"], rel=1e-5, abs=1e-6), step
+    with pytest.raises(ValueError, match="precision"):             # a resume cannot change the precision
+        train(tiny_config(tmp_path / "split", resume=True, loss="mib", epochs=1), progress=False)

@@ -1,35 +1,32 @@
-"""What bench_gpu.py and gpu_runs.py share: data, output folders, the time budget.
+"""What the GPU scripts (bench/bench_gpu.py, experiments/) share: data, output folders, the
+time budget.
 
 Output: result JSONs go into --results-dir (default runs/gpu_results, ignored by git);
-when --out is given (default: $OUT, the device tool's return folder) every JSON of that
-folder is also packed into <out>/results.tar after each write, because the device machine
-returns at most 8 files. Import the tar into results/ with
-    python -m superinfo_lib.results import-bundle <files_at>/results.tar results/
+when --out is given (default: $OUT) every JSON of that folder is also packed into
+<out>/results.tar after each write: one file to carry back from a remote machine. Import
+the tar into results/ with
+    python -m superinfo_lib.results import-bundle <machine's out folder>/results.tar results/
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
+import torch
+
+from . import results
+from .data import ImageData, load_cifar10, synthetic_images
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-import torch  # noqa: E402
-
-from superinfo_lib import results  # noqa: E402
-from superinfo_lib.data import ImageData, load_cifar10, synthetic_images  # noqa: E402
 
 DEFAULT_RESULTS_DIR = REPO_ROOT / "runs" / "gpu_results"
 DEFAULT_WORK_DIR = REPO_ROOT / "runs" / "gpu_work"
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search "
-                        "(on the device machine: device_data/cifar10-jpeg.npz, carried)")
+    parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search")
     parser.add_argument("--synthetic", action="store_true", help="synthetic images instead of CIFAR-10 (tests)")
     parser.add_argument("--train-limit", type=int, default=None, help="first N training images only")
     parser.add_argument("--test-limit", type=int, default=None, help="first N test images only")

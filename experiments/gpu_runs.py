@@ -1,12 +1,12 @@
-"""The GPU training runs of issues 5 and 6, each evaluated and written as a result JSON.
+"""GPU training runs (baseline, beta sweep, long runs), each evaluated and written as a result JSON.
 
-    python bench/gpu_runs.py baseline --data device_data/cifar10-jpeg.npz --budget-s 330
+    python experiments/gpu_runs.py baseline --data device_data/cifar10-jpeg.npz --budget-s 330
         100-epoch SimCLR (beta = 0).
-    python bench/gpu_runs.py sweep --data device_data/cifar10-jpeg.npz --epochs 20 --budget-s 540
+    python experiments/gpu_runs.py sweep --data device_data/cifar10-jpeg.npz --epochs 20 --budget-s 540
         SuperInfo at beta in {0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2} (symmetric) + one asymmetric pair.
-    python bench/gpu_runs.py long --data device_data/cifar10-jpeg.npz --beta 1e-3 --budget-s 540
+    python experiments/gpu_runs.py long --data device_data/cifar10-jpeg.npz --beta 1e-3 --budget-s 540
         100-epoch SuperInfo at the chosen beta (or --sweep FILE: its best beta > 0) and 100-epoch MIB.
-    python bench/gpu_runs.py sweep --smoke --synthetic     # CPU, seconds: the code path, no figures
+    python experiments/gpu_runs.py sweep --smoke --synthetic     # CPU, seconds: the code path, no figures
 
 Each run trains with superinfo_lib.train.train in chunks of --chunk-epochs (resuming its own
 checkpoint), so that a partial result is written after every chunk and the --budget-s guard
@@ -18,55 +18,34 @@ backbone and on mu (held-out ridge R^2; lower = less superfluous information).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
-import bench_common as common
 import torch
 
+from superinfo_lib import jobs as common
+from superinfo_lib.checkpoint import load_checkpoint_model
 from superinfo_lib.eval import evaluate_model
-from superinfo_lib.losses import PRESETS
-from superinfo_lib.models import load_checkpoint_model
+from superinfo_lib.metrics import epoch_history
 from superinfo_lib.train import TrainConfig, train
 
 SWEEP_BETAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 # One asymmetric pair: only KL(q1||q2) penalised. The two views are exchangeable (same
 # augmentation distribution, shared encoder), so (b, 0) and (0, b) differ only by noise.
 SWEEP_ASYMMETRIC = ((1e-3, 0.0),)
-TERMS = ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound")
 
 
 # ----------------------------------------------------------------------------- one run
 
-def per_epoch_records(metrics_path: Path) -> list[dict]:
-    """Per-epoch loss terms, betas, kNN and epoch time from the trainer's metrics.jsonl."""
-    records = [json.loads(line) for line in open(metrics_path) if line.strip()]
-    steps = [r for r in records if r.get("kind") == "step"]
-    out = []
-    for e in (r for r in records if r.get("kind") == "epoch" and r.get("complete", True)):
-        in_epoch = [s for s in steps if s["epoch"] == e["epoch"]]
-        row = {"epoch": e["epoch"] + 1, "epoch_time_s": e["epoch_time_s"]}
-        if in_epoch:
-            row.update({k: sum(s[k] for s in in_epoch) / len(in_epoch) for k in TERMS})
-            row.update(lr=in_epoch[-1]["lr"], beta_12=in_epoch[-1]["beta_12"], beta_21=in_epoch[-1]["beta_21"])
-        if "knn_top1" in e:
-            row["knn_top1"] = e["knn_top1"]
-        out.append(row)
-    return out
-
-
 def evaluate(checkpoint: Path, data, device, linear_epochs: int, probe_images: int, seed: int) -> dict:
-    """The library's evaluation (eval.evaluate_model) of a checkpoint, on `device`."""
+    """The library's one evaluation (eval.evaluate_model) of a checkpoint, on `device`."""
     model, _ = load_checkpoint_model(checkpoint, map_location=device)
-    model = model.to(device).eval()
-    channels_last = device.type == "cuda"
-    if channels_last:
+    if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return evaluate_model(model, data, linear_epochs, few_label=(10, 100), probe_images=probe_images, seed=seed,
-                          channels_last=channels_last)
+    return evaluate_model(model, data, linear_epochs=linear_epochs, few_label=(10, 100),
+                          probe_images=probe_images, seed=seed)
 
 
 def run_one(spec: dict, data, args, budget: common.Budget, writer: common.ResultWriter, estimates: dict) -> dict:
@@ -85,7 +64,7 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
     if steps_per_epoch == 0:
         raise ValueError(f"--batch-size {args.batch_size} is larger than the {len(data.train_x)} training images")
     total = spec["epochs"] * steps_per_epoch
-    preset = PRESETS[spec["method"]].with_overrides(beta_12=spec.get("beta_12"), beta_21=spec.get("beta_21"))
+    preset = cfg.resolve().preset
     payload = {"label": label, "smoke": args.smoke, "method": spec["method"], "epochs": spec["epochs"],
                "epochs_done": 0, "complete": False, "batch_size": args.batch_size, "arch": args.arch,
                "beta_12": preset.beta_12, "beta_21": preset.beta_21, "temperature": preset.temperature,
@@ -98,7 +77,7 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
     def refresh():
         metrics = work / "metrics.jsonl"
         if metrics.exists():
-            payload["per_epoch"] = per_epoch_records(metrics)
+            payload["per_epoch"] = epoch_history(metrics)
             payload["epoch_times_s"] = [e["epoch_time_s"] for e in payload["per_epoch"]]
             payload["epochs_done"] = len(payload["per_epoch"])
             last = payload["per_epoch"][-1] if payload["per_epoch"] else {}
@@ -118,13 +97,12 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
             break
         t0 = time.perf_counter()
         stop = done + chunk_epochs * steps_per_epoch
-        result_cfg = TrainConfig(**{**asdict(cfg), "stop_at_step": stop})
-        train(result_cfg, data=data, progress=False)
+        train(replace(cfg, stop_at_step=stop), data=data, progress=False)
         chunk_s = time.perf_counter() - t0
         payload["train_s"] += chunk_s
         estimates["epoch_s"] = chunk_s / chunk_epochs     # wall per epoch: checkpoints, kNN, reloads included
         done = stop
-        payload["config"] = {**asdict(cfg), "stop_at_step": None}
+        payload["config"] = asdict(cfg.resolve())
         refresh()
     payload["complete"] = done == total
     if done > 0 and budget.allows(min(estimates.get("eval_s", 0.0), 5.0)):
