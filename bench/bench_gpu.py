@@ -28,6 +28,8 @@ import functools
 import math
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -186,13 +188,14 @@ def row_project(ctx, batch_size: int, compiled=False, graph=False, name=None) ->
                        "graph": graph, "setup_s": setup_s, **timing}, ctx.n_train)
 
 
-def row_trainer(ctx, batch_size: int, epochs: int, name=None) -> dict:
+def row_trainer(ctx, batch_size: int, epochs: int, name=None, precision: str = "auto",
+                compile: bool = False) -> dict:
     """superinfo_lib.train.train itself, `epochs` epochs of a 100-epoch schedule, no evaluation."""
     steps_per_epoch = len(ctx.data.train_x) // batch_size
     with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
         cfg = TrainConfig(loss="superinfo", epochs=100, batch_size=batch_size, arch=ctx.arch, seed=ctx.seed,
-                          out=tmp, knn_every=0, linear_epochs=0, log_every=10 ** 9,
-                          stop_at_step=epochs * steps_per_epoch, device=ctx.device.type)
+                          out=tmp, knn_every=0, linear_epochs=0, log_every=10 ** 9, precision=precision,
+                          compile=compile, stop_at_step=epochs * steps_per_epoch, device=ctx.device.type)
         t0 = time.perf_counter()
         train(cfg, data=ctx.data, progress=False)
         wall = time.perf_counter() - t0
@@ -206,12 +209,43 @@ def row_trainer(ctx, batch_size: int, epochs: int, name=None) -> dict:
     steady = epoch_times[1:] or epoch_times
     epoch_s = statistics.median(steady)
     step_s = epoch_s / steps_per_epoch
-    return {"name": name, "batch_size": batch_size, "epoch_times_s": epoch_times, "wall_s": wall,
+    return {"name": name, "batch_size": batch_size, "precision": cfg.resolve().precision, "compiled": compile,
+            "epoch_times_s": epoch_times, "wall_s": wall,
             "checkpoint_save_s": checkpoint_s, "step_s": step_s, "first_step_s": None,
             "epoch_s": step_s * (ctx.n_train // batch_size), "pairs_per_s": batch_size / step_s,
             "projected_100_epochs_s": epoch_times[0] + 99 * epoch_s + saves * checkpoint_s,
             "note": f"100-epoch projection: first epoch + 99 x steady epoch + {saves} checkpoint saves; "
                     "kNN monitor and final evaluation not included"}
+
+
+def row_concurrency(ctx, batch_size: int, epochs: int, processes=(1, 2, 3), name=None) -> dict:
+    """Training throughput of 1, 2 and 3 trainer processes sharing the one device: does running
+    several runs at once give more epochs per second in all?"""
+    source = ["--synthetic", "--train-limit", str(ctx.n_train)] if ctx.synthetic else (
+        ["--data", ctx.data_path] if ctx.data_path else [])
+    steps = epochs * (ctx.n_train // batch_size)
+    out = {"name": name, "batch_size": batch_size, "epochs_each": epochs, "by_processes": {}}
+    for k in processes:
+        with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
+            procs = [subprocess.Popen(
+                [sys.executable, "-m", "superinfo_lib.train", "--loss", "superinfo", "--arch", ctx.arch,
+                 "--batch-size", str(batch_size), "--epochs", "100", "--stop-at-step", str(steps),
+                 "--knn-every", "0", "--linear-epochs", "0", "--log-every", "10", "--no-download",
+                 "--seed", str(i), "--out", f"{tmp}/p{i}", "--device", ctx.device.type, *source],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(k)]
+            errors = [p.communicate()[1] for p in procs]
+            if any(p.returncode for p in procs):
+                raise RuntimeError(f"{k} processes: " + next(e for p, e in zip(procs, errors) if p.returncode)[-300:])
+            # Steady state: the median logged throughput after the first log interval of each process.
+            rates = [statistics.median([r["pairs_per_s"] for r in read_metrics(f"{tmp}/p{i}", kind="step")[1:]]
+                                       or [r["pairs_per_s"] for r in read_metrics(f"{tmp}/p{i}", kind="step")])
+                     for i in range(k)]
+        total = sum(rates)
+        out["by_processes"][str(k)] = {"pairs_per_s": total, "epochs_per_s": total / ctx.n_train}
+    one = out["by_processes"][str(processes[0])]["pairs_per_s"]
+    best = max(out["by_processes"], key=lambda k: out["by_processes"][k]["pairs_per_s"])
+    out.update(best_processes=int(best), gain_over_one=out["by_processes"][best]["pairs_per_s"] / one)
+    return out
 
 
 class TwoViewPIL(torch.utils.data.Dataset):
@@ -273,6 +307,9 @@ def plan(ctx, args) -> list[tuple[str, float, callable]]:
     b, cuda, cores = args.batch_size, ctx.device.type == "cuda", ctx.all_cores
     rows = [("compute_limit", 10, lambda: row_compute_limit(ctx, b)),
             ("trainer", 15 if cuda else 30, lambda: row_trainer(ctx, b, args.trainer_epochs)),
+            ("trainer_fp16", 8, lambda: row_trainer(ctx, b, 1, precision="fp16")),
+            ("trainer_fp32", 10, lambda: row_trainer(ctx, b, 1, precision="fp32")),
+            ("concurrency", 60, lambda: row_concurrency(ctx, b, args.trainer_epochs)),
             ("project", 10, lambda: row_project(ctx, b)),
             ("tutorial_all_cores", 20, lambda: row_tutorial(ctx, b, cores)),
             ("tutorial_2_workers", 30, lambda: row_tutorial(ctx, b, 2))]
@@ -280,7 +317,8 @@ def plan(ctx, args) -> list[tuple[str, float, callable]]:
         rows += [("compute_limit_graph", 15, lambda: row_compute_limit(ctx, b, graph=True)),
                  ("project_graph", 15, lambda: row_project(ctx, b, graph=True))]
     if not args.no_compile:
-        rows += [("compute_limit_compiled", 90, lambda: row_compute_limit(ctx, b, compiled=True)),
+        rows += [("trainer_compiled", 100, lambda: row_trainer(ctx, b, args.trainer_epochs, compile=True)),
+                 ("compute_limit_compiled", 90, lambda: row_compute_limit(ctx, b, compiled=True)),
                  ("project_compiled", 90, lambda: row_project(ctx, b, compiled=True))]
         if cuda:
             rows += [("project_compiled_graph", 60,
@@ -341,6 +379,10 @@ def print_report(rows: list[dict], summary: dict, targets: dict, device_name: st
             print(f"{r['name']:<24} {r['batch_size']:>5} {1e3 * r['step_s']:>9.2f} {r['epoch_s']:>8.2f} "
                   f"{r['pairs_per_s']:>9.0f} {r.get('ratio_to_compute_limit', float('nan')):>8.3f}  "
                   + (f"compile {r['compile_s']:.0f} s" if r.get("compile_s") is not None else ""))
+        elif "by_processes" in r:
+            rates = ", ".join(f"{k}: {v['pairs_per_s']:.0f}" for k, v in r["by_processes"].items())
+            print(f"{r['name']:<24} {r['batch_size']:>5}  pairs/s by processes {rates}; best {r['best_processes']} "
+                  f"({r['gain_over_one']:.2f} x one)")
         else:
             print(f"{r['name']:<24} {'':>5} {'':>9} {'':>8} {'':>9} {'':>8}  "
                   + (r.get("error") or r.get("skipped") or "")[:120])
@@ -385,6 +427,7 @@ def main(argv=None) -> int:
     args.trainer_epochs = args.trainer_epochs or (2 if args.smoke else 3)
     ctx.all_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ctx.data = common.load_data(args)
+    ctx.synthetic, ctx.data_path = args.synthetic, args.data
     ctx.train_x = ctx.data.train_x.to(device)
     ctx.n_train = len(ctx.data.train_x)
     ctx.work_dir = Path(args.work_dir)
@@ -392,7 +435,7 @@ def main(argv=None) -> int:
     if args.batch_size * 2 > ctx.n_train:
         raise SystemExit(f"error: --batch-size {args.batch_size} needs at least {2 * args.batch_size} training images")
 
-    writer = common.ResultWriter(args.results_dir, args.out, args.seed, device)
+    writer = common.ResultWriter(args.results_dir, args.out, args.seed, device, args.tag)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     name = f"benchmark-{args.arch}-b{args.batch_size}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"
     rows: list[dict] = []
@@ -427,7 +470,7 @@ def main(argv=None) -> int:
         targets.update(check_targets(summary))
         path = save()
         print(f"  {row_name}: " + (f"epoch {row['epoch_s']:.3f} s, {row['pairs_per_s']:.0f} pairs/s"
-                                   if "epoch_s" in row else row.get("error", "")[:200])
+                                   if "epoch_s" in row else row.get("error", str(row.get("gain_over_one")))[:200])
               + f" ({row['row_wall_s']:.1f} s)", flush=True)
     path = save()
     print_report(rows, summary, targets, device_name)

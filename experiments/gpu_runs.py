@@ -27,6 +27,7 @@ import torch
 
 from superinfo_lib import jobs as common
 from superinfo_lib.checkpoint import load_checkpoint_model
+from superinfo_lib.data import validation_split
 from superinfo_lib.eval import evaluate_model
 from superinfo_lib.metrics import epoch_history
 from superinfo_lib.train import TrainConfig, train
@@ -66,6 +67,7 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
     total = spec["epochs"] * steps_per_epoch
     preset = cfg.resolve().preset
     payload = {"label": label, "smoke": args.smoke, "method": spec["method"], "epochs": spec["epochs"],
+               "precision": cfg.resolve().precision, "evaluated_on": "validation" if args.val_holdout else "test",
                "epochs_done": 0, "complete": False, "batch_size": args.batch_size, "arch": args.arch,
                "beta_12": preset.beta_12, "beta_21": preset.beta_21, "temperature": preset.temperature,
                "beta_warmup_fraction": preset.beta_warmup_fraction, "data_source": data.source,
@@ -170,6 +172,9 @@ def main(argv=None) -> int:
     parser.add_argument("--knn-every", type=int, default=None, help="kNN monitor every N epochs (default 10)")
     parser.add_argument("--linear-epochs", type=int, default=None, help="linear probe epochs (default 100; smoke 5)")
     parser.add_argument("--probe-images", type=int, default=5000, help="test images for the augmentation probe")
+    parser.add_argument("--val-holdout", type=int, default=0,
+                        help="evaluate on the last N training images instead of the test set (choose beta "
+                             "there, never on the test set)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the backbone (trainer's option); each chunk recompiles, so "
                              "pair it with a --chunk-epochs as large as the run")
@@ -190,7 +195,9 @@ def main(argv=None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     budget = common.Budget(args.budget_s, args.deadline)
     data = common.load_data(args)
-    writer = common.ResultWriter(args.results_dir, args.out, args.seed, device)
+    if args.val_holdout:
+        data = validation_split(data, args.val_holdout)
+    writer = common.ResultWriter(args.results_dir, args.out, args.seed, device, args.tag)
     print(f"{args.plan} on {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}: "
           f"{len(data.train_x)} training images ({data.source}), arch {args.arch}, batch {args.batch_size}, "
           f"budget {args.budget_s} s", flush=True)

@@ -75,9 +75,9 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 
 
 def load_checkpoint_model(path: str | Path, map_location="cpu") -> tuple[SuperInfoModel, dict]:
-    """The full SuperInfoModel of a checkpoint written by the trainer, on `map_location`, and the
-    checkpoint's contents."""
-    ckpt = load_checkpoint(path, map_location)
+    """The full SuperInfoModel of a checkpoint written by the trainer, moved to `map_location`,
+    and the checkpoint's contents."""
+    ckpt = load_checkpoint(path, "cpu")
     model = SuperInfoModel(**ckpt["model_config"])
     model.load_state_dict(strip_prefixes(ckpt["model"]))
     return model.to(map_location), ckpt

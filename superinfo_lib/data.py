@@ -52,6 +52,17 @@ class ImageData:
                          self.test_y.to(device), self.classes, self.source)
 
 
+def validation_split(data: ImageData, holdout: int) -> ImageData:
+    """The last `holdout` training images as the evaluation set, the rest for training: for
+    choosing coefficients without ever reading the test set. The pack's order is random, so
+    the held-out images are a random sample."""
+    if not 0 < holdout < len(data.train_x):
+        raise ValueError(f"holdout must be in 1..{len(data.train_x) - 1}, got {holdout}")
+    cut = len(data.train_x) - holdout
+    return ImageData(data.train_x[:cut], data.train_y[:cut], data.train_x[cut:], data.train_y[cut:],
+                     data.classes, source=f"{data.source}, validation split (last {holdout} training images)")
+
+
 # ----------------------------------------------------------------------------- finding data
 
 def candidate_paths() -> list[Path]:

@@ -43,6 +43,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                              "commands of one device call: export SUPERINFO_DEADLINE=$(( $(date +%%s) + 540 ))")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
+    parser.add_argument("--tag", default=None,
+                        help="recorded in every result as session_item (experiments/gpu_session.py's queue)")
     parser.add_argument("--smoke", action="store_true",
                         help="CPU-sized: small arch, few images and steps; proves the code path, no figures")
 
@@ -84,12 +86,14 @@ class Budget:
 class ResultWriter:
     """Writes result JSONs into results_dir and refreshes <out>/results.tar after each."""
 
-    def __init__(self, results_dir: str | Path, out: str | None, seed: int, device: torch.device):
+    def __init__(self, results_dir: str | Path, out: str | None, seed: int, device: torch.device,
+                 tag: str | None = None):
         self.results_dir = Path(results_dir)
         self.bundle = Path(out) / "results.tar" if out else None
-        self.seed, self.device = seed, device
+        self.seed, self.device, self.tag = seed, device, tag
 
     def write(self, kind: str, payload: dict, name: str) -> Path:
+        payload = {**payload, "session_item": self.tag} if self.tag else payload
         path = results.write_result(kind, payload, self.results_dir, name, seed=self.seed, device=self.device)
         if self.bundle is not None:
             results.write_bundle(self.results_dir, self.bundle)

@@ -416,22 +416,25 @@ def end_epoch(run: Run, epoch: int, epoch_time: float):
     return features
 
 
-@torch.no_grad()
 def knn_monitor(run: Run) -> tuple[float, tuple[torch.Tensor, ...]]:
-    """kNN top-1 of the backbone features; each rank embeds its shard, all ranks vote.
+    return sharded_knn(run.model.backbone, *run.shards, len(run.data.classes), run.channels_last, run.cfg.precision)
+
+
+@torch.no_grad()
+def sharded_knn(backbone: nn.Module, train_x, train_y, test_x, test_y, num_classes: int,
+                channels_last: bool = False, precision: str | None = None) -> tuple[float, tuple[torch.Tensor, ...]]:
+    """kNN top-1 of the backbone's features; each rank embeds its shard, all ranks vote.
 
     Returns the accuracy and the gathered (train_f, train_y, test_f, test_y), which the final
     evaluation reuses instead of embedding the data again.
     """
-    train_x, train_y, test_x, test_y = run.shards
 
     def embed(images):
-        return extract_features(run.model.backbone, images, channels_last=run.channels_last,
-                                precision=run.cfg.precision)  # fmt: skip
+        return extract_features(backbone, images, channels_last=channels_last, precision=precision)
 
     gather = distributed.gather_rows
     features = (gather(embed(train_x)), gather(train_y), gather(embed(test_x)), gather(test_y))
-    return knn_accuracy(*features, len(run.data.classes)), features
+    return knn_accuracy(*features, num_classes), features
 
 
 def finish(run: Run, features) -> dict:

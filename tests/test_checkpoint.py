@@ -95,3 +95,12 @@ def test_checkpoint_round_trip_is_atomic_and_complete(tmp_path):
     assert ckpt["scaler"] is None and isinstance(ckpt["torch_version"], str)
     for key, value in model.state_dict().items():
         assert torch.equal(restored.state_dict()[key], value), key
+
+
+def test_the_model_lands_on_the_requested_device(tmp_path):
+    """The model is built, loaded and moved to `map_location` (a model left on the CPU while the
+    results said "cuda" was a real defect). The meta device stands in for a GPU here."""
+    _, path = save_small_checkpoint(tmp_path)
+    model, _ = load_checkpoint_model(path, map_location="meta")
+    assert {p.device.type for p in model.parameters()} == {"meta"}
+    assert {b.device.type for b in model.buffers()} == {"meta"}

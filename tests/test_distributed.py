@@ -139,9 +139,9 @@ def _maths_worker(rank: int, out_dir: str) -> None:
     # kNN monitor on this rank's shard of the training and test sets.
     data = knn_data()
     knn_model = small_model().float()
-    result["knn"] = train_module.knn_monitor(knn_model, data.train_x[rank::WORLD], data.train_y[rank::WORLD],
-                                             data.test_x[rank::WORLD], data.test_y[rank::WORLD],
-                                             len(data.classes), channels_last=False)[0]
+    result["knn"] = train_module.sharded_knn(knn_model.backbone, data.train_x[rank::WORLD],
+                                             data.train_y[rank::WORLD], data.test_x[rank::WORLD],
+                                             data.test_y[rank::WORLD], len(data.classes))[0]
     torch.save(result, Path(out_dir) / f"maths_rank{rank}.pt")
 
 
