@@ -154,7 +154,34 @@ def beta_from_sweep(path: str) -> tuple[float, float]:
     return best["beta_12"], best["beta_21"]
 
 
-def main(argv=None) -> int:
+def run_sweep(data, args, budget: common.Budget, writer: common.ResultWriter, estimates: dict) -> list[dict]:
+    """Every (beta_12, beta_21) of the sweep that fits the budget; the sweep JSON after each."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    sweep_name = f"sweep-superinfo-e{args.epochs}-{stamp}.json"
+    rows = []
+    for spec in sweep_specs(args):
+        # A sweep row must be a whole run: skip what cannot finish (first run: no estimate yet).
+        need = spec["epochs"] * estimates.get("epoch_s", 0.0) + estimates.get("eval_s", 0.0)
+        if not budget.allows(need):
+            rows.append({"beta_12": spec["beta_12"], "beta_21": spec["beta_21"], "complete": False,
+                         "skipped": f"budget: {budget.left():.0f} s left, needs ~{need:.0f} s"})
+        else:
+            run = run_one(spec, data, args, budget, writer, estimates)
+            rows.append({**{k: run.get(k) for k in SWEEP_ROW_KEYS}, "run_file": run["_file"]})
+        writer.write("sweep", {"label": "sweep", "smoke": args.smoke, "method": "superinfo", "epochs": args.epochs,
+                               "batch_size": args.batch_size, "arch": args.arch, "rows": rows,
+                               "best": best_row(rows)}, sweep_name)
+    print("\nbeta_12   beta_21   kNN %   linear %  KL12      InfoNCE bound  aug R2")
+    for r in rows:
+        f = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
+        print(f"{r['beta_12']:<9g} {r['beta_21']:<9g} {f(r.get('knn_top1') and 100 * r['knn_top1'], '.2f'):>6} "
+              f"{f(r.get('linear_top1') and 100 * r['linear_top1'], '.2f'):>9}  {f(r.get('final_kl_12'), '.4g'):<9} "
+              f"{f(r.get('final_mi_lower_bound'), '.4g'):<14} {f(r.get('aug_probe_mean_r2'), '.3f')}"
+              + ("" if r.get("complete") else "  (incomplete)"))
+    return rows
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("plan", choices=["baseline", "sweep", "long"])
     common.add_common_args(parser)
@@ -180,7 +207,6 @@ def main(argv=None) -> int:
                              "pair it with a --chunk-epochs as large as the run")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep <work-dir>/<run>/checkpoint.pt")
     args = parser.parse_args(argv)
-    device = common.resolve_device(args.device)
     smoke = args.smoke
     args.arch = args.arch or ("small" if smoke else "resnet18")
     args.batch_size = args.batch_size or (64 if smoke else 512)
@@ -193,6 +219,14 @@ def main(argv=None) -> int:
     for name in ("epochs", "batch_size", "chunk_epochs", "linear_epochs", "probe_images"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.plan == "long" and args.beta is None and args.sweep is None:
+        parser.error("long needs --beta B[,B21] or --sweep FILE")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device = common.resolve_device(args.device)
     budget = common.Budget(args.budget_s, args.deadline)
     data = common.load_data(args)
     if args.val_holdout:
@@ -207,8 +241,6 @@ def main(argv=None) -> int:
         run_one({"method": "simclr", "epochs": args.epochs, "label": f"simclr-e{args.epochs}"},
                 data, args, budget, writer, estimates)
     elif args.plan == "long":
-        if args.beta is None and args.sweep is None:
-            parser.error("long needs --beta B[,B21] or --sweep FILE")
         b12, b21 = args.beta if args.beta is not None else beta_from_sweep(args.sweep)
         for method in args.methods:
             spec = ({"method": "superinfo", "beta_12": b12, "beta_21": b21,
@@ -216,28 +248,7 @@ def main(argv=None) -> int:
                     else {"method": method, "label": f"{method}-e{args.epochs}"})
             run_one({**spec, "epochs": args.epochs}, data, args, budget, writer, estimates)
     else:
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        sweep_name = f"sweep-superinfo-e{args.epochs}-{stamp}.json"
-        rows = []
-        for spec in sweep_specs(args):
-            # A sweep row must be a whole run: skip what cannot finish (first run: no estimate yet).
-            need = spec["epochs"] * estimates.get("epoch_s", 0.0) + estimates.get("eval_s", 0.0)
-            if not budget.allows(need):
-                rows.append({"beta_12": spec["beta_12"], "beta_21": spec["beta_21"], "complete": False,
-                             "skipped": f"budget: {budget.left():.0f} s left, needs ~{need:.0f} s"})
-            else:
-                run = run_one(spec, data, args, budget, writer, estimates)
-                rows.append({**{k: run.get(k) for k in SWEEP_ROW_KEYS}, "run_file": run["_file"]})
-            writer.write("sweep", {"label": "sweep", "smoke": smoke, "method": "superinfo", "epochs": args.epochs,
-                                   "batch_size": args.batch_size, "arch": args.arch, "rows": rows,
-                                   "best": best_row(rows)}, sweep_name)
-        print("\nbeta_12   beta_21   kNN %   linear %  KL12      InfoNCE bound  aug R2")
-        for r in rows:
-            f = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
-            print(f"{r['beta_12']:<9g} {r['beta_21']:<9g} {f(r.get('knn_top1') and 100 * r['knn_top1'], '.2f'):>6} "
-                  f"{f(r.get('linear_top1') and 100 * r['linear_top1'], '.2f'):>9}  {f(r.get('final_kl_12'), '.4g'):<9} "
-                  f"{f(r.get('final_mi_lower_bound'), '.4g'):<14} {f(r.get('aug_probe_mean_r2'), '.3f')}"
-                  + ("" if r.get("complete") else "  (incomplete)"))
+        run_sweep(data, args, budget, writer, estimates)
     if device.type != "cuda":
         print("(CPU run: these numbers prove the code path only; they are not GPU figures)")
     return 0

@@ -91,6 +91,8 @@ class Session:
             common += ["--out", a.out]
         if a.data:
             common += ["--data", a.data]
+        for flag, value in (("--train-limit", a.train_limit), ("--test-limit", a.test_limit)):
+            common += [flag, str(value)] if value else []
         if a.smoke:
             common += ["--smoke", *(["--synthetic"] if a.synthetic else []), "--device", a.device or "cpu"]
         cmd = [sys.executable, str(ROOT / path), *extra, *common]
@@ -154,6 +156,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="CPU-sized runs: proves the code path, no figures")
     parser.add_argument("--synthetic", action="store_true", help="synthetic images (with --smoke)")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
+    parser.add_argument("--train-limit", type=int, default=None, help="first N training images only (tests)")
+    parser.add_argument("--test-limit", type=int, default=None, help="first N test images only (tests)")
     args = parser.parse_args(argv)
     if args.budget_s is not None and args.budget_s <= 0:
         parser.error(f"--budget-s must be > 0, got {args.budget_s}")

@@ -136,3 +136,33 @@ def test_budget_counts_the_shared_deadline():
     assert jobs.Budget(1e6, deadline=time.time() + 100).left() <= 100
     with pytest.raises(ValueError, match="budget-s"):
         jobs.Budget(0)
+
+
+gpu_session = load_script("experiments/gpu_session.py")
+
+
+def test_session_runs_the_next_item_and_skips_it_next_time(tmp_path):
+    args = ["--smoke", "--synthetic", "--device", "cpu", "--train-limit", "128", "--test-limit", "64",
+            "--results-dir", str(tmp_path / "res"), "--out", str(tmp_path / "out"), "--items", "main"]
+    assert gpu_session.main(args) == 0
+    runs = results.load_results(tmp_path / "res", kind="run")
+    assert sorted(r["method"] for r in runs) == ["mib", "simclr", "superinfo"]
+    assert all(r["session_item"] == "main" and r["complete"] and r["precision"] == "fp32" for r in runs)
+    with tarfile.open(tmp_path / "out" / "results.tar") as tar:
+        assert len(tar.getnames()) == 3
+    assert gpu_session.done(list(runs), "main")
+    assert gpu_session.main(args) == 0                               # nothing left to do: no new runs
+    assert len(results.load_results(tmp_path / "res", kind="run")) == 3
+
+
+def test_session_reads_the_benchmark_and_refuses_what_does_not_fit(tmp_path, capsys):
+    bench = {"kind": "benchmark", "smoke": False, "rows": [
+        {"name": "trainer", "epoch_s": 2.0},
+        {"name": "concurrency", "best_processes": 3, "gain_over_one": 1.4}]}
+    assert gpu_session.measured([bench]) == (2.0, 3)
+    bench["rows"][1]["gain_over_one"] = 1.05                         # not worth it: one at a time
+    assert gpu_session.measured([bench]) == (2.0, 1)
+    assert gpu_session.measured([]) == (gpu_session.DEFAULT_EPOCH_S, 1)
+    # 30 s cannot hold the benchmark (~2 min): nothing starts, nothing is written.
+    assert gpu_session.main(["--budget-s", "30", "--results-dir", str(tmp_path / "res"), "--device", "cpu"]) == 0
+    assert "stopping here" in capsys.readouterr().out and not (tmp_path / "res").exists()

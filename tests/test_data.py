@@ -257,3 +257,13 @@ def test_augment_bad_input():
         augment(torch.zeros(2, 1, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="empty"):
         augment(torch.zeros(0, 3, 32, 32, dtype=torch.uint8))
+
+
+def test_validation_split_holds_out_training_images_only():
+    data = synthetic_images(n_train=50, n_test=20)
+    val = data_mod.validation_split(data, 10)
+    assert torch.equal(val.train_x, data.train_x[:40]) and torch.equal(val.test_x, data.train_x[40:])
+    assert torch.equal(val.test_y, data.train_y[40:]) and "validation split" in val.source
+    for bad in (0, 50):
+        with pytest.raises(ValueError, match="holdout"):
+            data_mod.validation_split(data, bad)
