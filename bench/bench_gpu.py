@@ -21,10 +21,10 @@ Rows (every epoch time is normalised to one pass over the training set at the ro
 Every row is guarded: an option that fails records its error and the run goes on; rows that
 would not fit in --budget-s are recorded as skipped. The JSON is rewritten after every row.
 """
+
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import os
 import statistics
@@ -47,27 +47,40 @@ from superinfo_lib.step import choose_precision, make_scaler, training_step
 from superinfo_lib.train import TrainConfig, epoch_order, step_generator, train
 
 # Speed targets, checked on the GPU rows.
-TARGETS = {"trainer_over_compute_limit": ("<=", 1.15), "speedup_vs_tutorial_all_cores": (">=", 2.5),
-           "speedup_vs_tutorial_2_workers": (">=", 15.0), "trainer_100_epochs_s": ("<=", 240.0)}
+TARGETS = {
+    "trainer_over_compute_limit": ("<=", 1.15),
+    "speedup_vs_tutorial_all_cores": (">=", 2.5),
+    "speedup_vs_tutorial_2_workers": (">=", 15.0),
+    "trainer_100_epochs_s": ("<=", 240.0),
+}
 
 
 # ----------------------------------------------------------------------------- the step
 
+
 class Setup:
     """A model, its optimiser and the trainer's step (superinfo_lib.step.training_step)."""
 
-    def __init__(self, arch: str, batch_size: int, device: torch.device, compiled: bool = False,
-                 fused: bool = True, graph: bool = False):
+    def __init__(
+        self,
+        arch: str,
+        batch_size: int,
+        device: torch.device,
+        compiled: bool = False,
+        fused: bool = True,
+        graph: bool = False,
+    ):
         torch.manual_seed(0)
         self.device = device
-        self.autocast_cache = not graph   # autocast's weight-cast cache must be off under CUDA graphs
+        self.autocast_cache = not graph  # autocast's weight-cast cache must be off under CUDA graphs
         self.model = SuperInfoModel(arch).to(device)
         self.channels_last = device.type == "cuda"
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         opt_kwargs = {"fused": True} if (fused and device.type == "cuda") else {"foreach": True}
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.06 * batch_size / 256, momentum=0.9,
-                                         weight_decay=5e-4, **opt_kwargs)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=0.06 * batch_size / 256, momentum=0.9, weight_decay=5e-4, **opt_kwargs
+        )
         self.preset = PRESETS["superinfo"]
         self.precision = choose_precision(device)
         self.scaler = make_scaler(device, self.precision)
@@ -81,8 +94,16 @@ class Setup:
 
     def step(self, views: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         """The training step; returns the loss (no host sync)."""
-        terms = training_step(self.model, self.optimizer, views, self.preset, precision=self.precision,
-                              scaler=self.scaler, generator=gen, autocast_cache=self.autocast_cache)
+        terms = training_step(
+            self.model,
+            self.optimizer,
+            views,
+            self.preset,
+            precision=self.precision,
+            scaler=self.scaler,
+            generator=gen,
+            autocast_cache=self.autocast_cache,
+        )
         return terms["loss"].detach()
 
 
@@ -104,6 +125,7 @@ def capture_graph(setup: Setup, body, warmup: int = 3):
 
 
 # ----------------------------------------------------------------------------- timing
+
 
 def time_steps(run_step, device, steps: int, warmup: int, repeats: int) -> dict:
     """Median seconds per step over `repeats` blocks of `steps` (synchronised around each
@@ -139,11 +161,12 @@ def finish_row(row: dict, n_train: int) -> dict:
 
 # ----------------------------------------------------------------------------- rows
 
+
 def row_compute_limit(ctx, batch_size: int, compiled=False, graph=False, fused=True, name=None) -> dict:
     setup = Setup(ctx.arch, batch_size, ctx.device, compiled=compiled, fused=fused, graph=graph)
     idx = torch.randperm(len(ctx.train_x), device=ctx.device)[:batch_size]
     with torch.no_grad():
-        views = setup.views(ctx.train_x[idx], None)              # fixed, pre-augmented
+        views = setup.views(ctx.train_x[idx], None)  # fixed, pre-augmented
     t0 = time.perf_counter()
     if graph:
         g = capture_graph(setup, lambda: setup.step(views, None))
@@ -153,8 +176,18 @@ def row_compute_limit(ctx, batch_size: int, compiled=False, graph=False, fused=T
         run = lambda i: setup.step(views, None)  # noqa: E731
     setup_s = time.perf_counter() - t0
     timing = time_steps(run, ctx.device, ctx.steps, ctx.warmup, ctx.repeats)
-    return finish_row({"name": name, "batch_size": batch_size, "compiled": compiled, "graph": graph, "setup_s": setup_s,
-                       "fused_optimizer": fused and ctx.device.type == "cuda", **timing}, ctx.n_train)
+    return finish_row(
+        {
+            "name": name,
+            "batch_size": batch_size,
+            "compiled": compiled,
+            "graph": graph,
+            "setup_s": setup_s,
+            "fused_optimizer": fused and ctx.device.type == "cuda",
+            **timing,
+        },
+        ctx.n_train,
+    )
 
 
 def row_project(ctx, batch_size: int, compiled=False, graph=False, name=None) -> dict:
@@ -165,7 +198,7 @@ def row_project(ctx, batch_size: int, compiled=False, graph=False, name=None) ->
 
     def batch_at(i):
         j = i % steps_per_epoch
-        return ctx.train_x[order[j * batch_size:(j + 1) * batch_size]]
+        return ctx.train_x[order[j * batch_size : (j + 1) * batch_size]]
 
     t0 = time.perf_counter()
     if graph:
@@ -175,27 +208,51 @@ def row_project(ctx, batch_size: int, compiled=False, graph=False, name=None) ->
 
         def run(i):
             j = i % steps_per_epoch
-            static_idx.copy_(order[j * batch_size:(j + 1) * batch_size])
+            static_idx.copy_(order[j * batch_size : (j + 1) * batch_size])
             g.replay()
     else:
+
         def run(i):
             gen = step_generator(ctx.seed, i, 0, ctx.device)
             setup.step(setup.views(batch_at(i), gen), gen)
+
     common.sync(ctx.device)
     setup_s = time.perf_counter() - t0
     timing = time_steps(run, ctx.device, ctx.steps, ctx.warmup, ctx.repeats)
-    return finish_row({"name": name, "batch_size": batch_size, "compiled": compiled,
-                       "graph": graph, "setup_s": setup_s, **timing}, ctx.n_train)
+    return finish_row(
+        {
+            "name": name,
+            "batch_size": batch_size,
+            "compiled": compiled,
+            "graph": graph,
+            "setup_s": setup_s,
+            **timing,
+        },
+        ctx.n_train,
+    )
 
 
-def row_trainer(ctx, batch_size: int, epochs: int, name=None, precision: str = "auto",
-                compile: bool = False) -> dict:
+def row_trainer(
+    ctx, batch_size: int, epochs: int, name=None, precision: str = "auto", compile: bool = False
+) -> dict:
     """superinfo_lib.train.train itself, `epochs` epochs of a 100-epoch schedule, no evaluation."""
     steps_per_epoch = len(ctx.data.train_x) // batch_size
     with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
-        cfg = TrainConfig(loss="superinfo", epochs=100, batch_size=batch_size, arch=ctx.arch, seed=ctx.seed,
-                          out=tmp, knn_every=0, linear_epochs=0, log_every=10 ** 9, precision=precision,
-                          compile=compile, stop_at_step=epochs * steps_per_epoch, device=ctx.device.type)
+        cfg = TrainConfig(
+            loss="superinfo",
+            epochs=100,
+            batch_size=batch_size,
+            arch=ctx.arch,
+            seed=ctx.seed,
+            out=tmp,
+            knn_every=0,
+            linear_epochs=0,
+            log_every=10**9,
+            precision=precision,
+            compile=compile,
+            stop_at_step=epochs * steps_per_epoch,
+            device=ctx.device.type,
+        )
         t0 = time.perf_counter()
         train(cfg, data=ctx.data, progress=False)
         wall = time.perf_counter() - t0
@@ -209,37 +266,86 @@ def row_trainer(ctx, batch_size: int, epochs: int, name=None, precision: str = "
     steady = epoch_times[1:] or epoch_times
     epoch_s = statistics.median(steady)
     step_s = epoch_s / steps_per_epoch
-    return {"name": name, "batch_size": batch_size, "precision": cfg.resolve().precision, "compiled": compile,
-            "epoch_times_s": epoch_times, "wall_s": wall,
-            "checkpoint_save_s": checkpoint_s, "step_s": step_s, "first_step_s": None,
-            "epoch_s": step_s * (ctx.n_train // batch_size), "pairs_per_s": batch_size / step_s,
-            "projected_100_epochs_s": epoch_times[0] + 99 * epoch_s + saves * checkpoint_s,
-            "note": f"100-epoch projection: first epoch + 99 x steady epoch + {saves} checkpoint saves; "
-                    "kNN monitor and final evaluation not included"}
+    return {
+        "name": name,
+        "batch_size": batch_size,
+        "precision": cfg.resolve().precision,
+        "compiled": compile,
+        "epoch_times_s": epoch_times,
+        "wall_s": wall,
+        "checkpoint_save_s": checkpoint_s,
+        "step_s": step_s,
+        "first_step_s": None,
+        "epoch_s": step_s * (ctx.n_train // batch_size),
+        "pairs_per_s": batch_size / step_s,
+        "projected_100_epochs_s": epoch_times[0] + 99 * epoch_s + saves * checkpoint_s,
+        "note": f"100-epoch projection: first epoch + 99 x steady epoch + {saves} checkpoint saves; "
+        "kNN monitor and final evaluation not included",
+    }
 
 
 def row_concurrency(ctx, batch_size: int, epochs: int, processes=(1, 2, 3), name=None) -> dict:
     """Training throughput of 1, 2 and 3 trainer processes sharing the one device: does running
     several runs at once give more epochs per second in all?"""
-    source = ["--synthetic", "--train-limit", str(ctx.n_train)] if ctx.synthetic else (
-        ["--data", ctx.data_path] if ctx.data_path else [])
+    source = (
+        ["--synthetic", "--train-limit", str(ctx.n_train)]
+        if ctx.synthetic
+        else (["--data", ctx.data_path] if ctx.data_path else [])
+    )
     steps = epochs * (ctx.n_train // batch_size)
     out = {"name": name, "batch_size": batch_size, "epochs_each": epochs, "by_processes": {}}
     for k in processes:
         with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
-            procs = [subprocess.Popen(
-                [sys.executable, "-m", "superinfo_lib.train", "--loss", "superinfo", "--arch", ctx.arch,
-                 "--batch-size", str(batch_size), "--epochs", "100", "--stop-at-step", str(steps),
-                 "--knn-every", "0", "--linear-epochs", "0", "--log-every", "10", "--no-download",
-                 "--seed", str(i), "--out", f"{tmp}/p{i}", "--device", ctx.device.type, *source],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(k)]
+            procs = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "superinfo_lib.train",
+                        "--loss",
+                        "superinfo",
+                        "--arch",
+                        ctx.arch,
+                        "--batch-size",
+                        str(batch_size),
+                        "--epochs",
+                        "100",
+                        "--stop-at-step",
+                        str(steps),
+                        "--knn-every",
+                        "0",
+                        "--linear-epochs",
+                        "0",
+                        "--log-every",
+                        "10",
+                        "--no-download",
+                        "--seed",
+                        str(i),
+                        "--out",
+                        f"{tmp}/p{i}",
+                        "--device",
+                        ctx.device.type,
+                        *source,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for i in range(k)
+            ]
             errors = [p.communicate()[1] for p in procs]
             if any(p.returncode for p in procs):
-                raise RuntimeError(f"{k} processes: " + next(e for p, e in zip(procs, errors) if p.returncode)[-300:])
+                raise RuntimeError(
+                    f"{k} processes: " + next(e for p, e in zip(procs, errors) if p.returncode)[-300:]
+                )
             # Steady state: the median logged throughput after the first log interval of each process.
-            rates = [statistics.median([r["pairs_per_s"] for r in read_metrics(f"{tmp}/p{i}", kind="step")[1:]]
-                                       or [r["pairs_per_s"] for r in read_metrics(f"{tmp}/p{i}", kind="step")])
-                     for i in range(k)]
+            rates = [
+                statistics.median(
+                    [r["pairs_per_s"] for r in read_metrics(f"{tmp}/p{i}", kind="step")[1:]]
+                    or [r["pairs_per_s"] for r in read_metrics(f"{tmp}/p{i}", kind="step")]
+                )
+                for i in range(k)
+            ]
         total = sum(rates)
         out["by_processes"][str(k)] = {"pairs_per_s": total, "epochs_per_s": total / ctx.n_train}
     one = out["by_processes"][str(processes[0])]["pairs_per_s"]
@@ -259,6 +365,7 @@ class TwoViewPIL(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         from PIL import Image
+
         img = Image.fromarray(self.images[i])
         return self.transform(img), self.transform(img)
 
@@ -266,17 +373,33 @@ class TwoViewPIL(torch.utils.data.Dataset):
 def tutorial_transform():
     """SimCLR's CIFAR-10 augmentation with torchvision's PIL transforms."""
     from torchvision import transforms as T
-    return T.Compose([T.RandomResizedCrop(32, scale=(0.2, 1.0)), T.RandomHorizontalFlip(),
-                      T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), T.RandomGrayscale(p=0.2),
-                      T.ToTensor(), T.Normalize(MEAN, STD)])
+
+    return T.Compose(
+        [
+            T.RandomResizedCrop(32, scale=(0.2, 1.0)),
+            T.RandomHorizontalFlip(),
+            T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+            T.RandomGrayscale(p=0.2),
+            T.ToTensor(),
+            T.Normalize(MEAN, STD),
+        ]
+    )
 
 
 def row_tutorial(ctx, batch_size: int, workers: int, name=None) -> dict:
     setup = Setup(ctx.arch, batch_size, ctx.device)
-    dataset = TwoViewPIL(np.ascontiguousarray(ctx.data.train_x.permute(0, 2, 3, 1).numpy()), tutorial_transform())
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
-                                         pin_memory=ctx.device.type == "cuda", drop_last=True,
-                                         persistent_workers=workers > 0)
+    dataset = TwoViewPIL(
+        np.ascontiguousarray(ctx.data.train_x.permute(0, 2, 3, 1).numpy()), tutorial_transform()
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=ctx.device.type == "cuda",
+        drop_last=True,
+        persistent_workers=workers > 0,
+    )
     batches = iter(loader)
 
     def run(i):
@@ -295,39 +418,56 @@ def row_tutorial(ctx, batch_size: int, workers: int, name=None) -> dict:
     # least two rounds of all workers: otherwise the buffer makes the loader look fast.
     warmup, steps = 2 * workers + 2, max(ctx.tutorial_steps, 2 * workers)
     timing = time_steps(run, ctx.device, steps, warmup=warmup, repeats=1)
-    batches = loader = None   # let the workers shut down before the next row
-    return finish_row({"name": name, "batch_size": batch_size, "workers": workers, "warmup_steps": warmup,
-                       "note": "first_step_s includes starting the workers", **timing}, ctx.n_train)
+    batches = loader = None  # let the workers shut down before the next row
+    return finish_row(
+        {
+            "name": name,
+            "batch_size": batch_size,
+            "workers": workers,
+            "warmup_steps": warmup,
+            "note": "first_step_s includes starting the workers",
+            **timing,
+        },
+        ctx.n_train,
+    )
 
 
 # ----------------------------------------------------------------------------- plan and report
 
+
 def plan(ctx, args) -> list[tuple[str, float, callable]]:
     """(name, time estimate in s, row function) in priority order; estimates size the budget."""
     b, cuda, cores = args.batch_size, ctx.device.type == "cuda", ctx.all_cores
-    rows = [("compute_limit", 10, lambda: row_compute_limit(ctx, b)),
-            ("trainer", 15 if cuda else 30, lambda: row_trainer(ctx, b, args.trainer_epochs)),
-            ("trainer_fp16", 8, lambda: row_trainer(ctx, b, 1, precision="fp16")),
-            ("trainer_fp32", 10, lambda: row_trainer(ctx, b, 1, precision="fp32")),
-            ("concurrency", 60, lambda: row_concurrency(ctx, b, args.trainer_epochs)),
-            ("project", 10, lambda: row_project(ctx, b)),
-            ("tutorial_all_cores", 20, lambda: row_tutorial(ctx, b, cores)),
-            ("tutorial_2_workers", 30, lambda: row_tutorial(ctx, b, 2))]
+    rows = [
+        ("compute_limit", 10, lambda: row_compute_limit(ctx, b)),
+        ("trainer", 15 if cuda else 30, lambda: row_trainer(ctx, b, args.trainer_epochs)),
+        ("trainer_fp16", 8, lambda: row_trainer(ctx, b, 1, precision="fp16")),
+        ("trainer_fp32", 10, lambda: row_trainer(ctx, b, 1, precision="fp32")),
+        ("concurrency", 60, lambda: row_concurrency(ctx, b, args.trainer_epochs)),
+        ("project", 10, lambda: row_project(ctx, b)),
+        ("tutorial_all_cores", 20, lambda: row_tutorial(ctx, b, cores)),
+        ("tutorial_2_workers", 30, lambda: row_tutorial(ctx, b, 2)),
+    ]
     if cuda:
-        rows += [("compute_limit_graph", 15, lambda: row_compute_limit(ctx, b, graph=True)),
-                 ("project_graph", 15, lambda: row_project(ctx, b, graph=True))]
+        rows += [
+            ("compute_limit_graph", 15, lambda: row_compute_limit(ctx, b, graph=True)),
+            ("project_graph", 15, lambda: row_project(ctx, b, graph=True)),
+        ]
     if not args.no_compile:
-        rows += [("trainer_compiled", 100, lambda: row_trainer(ctx, b, args.trainer_epochs, compile=True)),
-                 ("compute_limit_compiled", 90, lambda: row_compute_limit(ctx, b, compiled=True)),
-                 ("project_compiled", 90, lambda: row_project(ctx, b, compiled=True))]
+        rows += [
+            ("trainer_compiled", 100, lambda: row_trainer(ctx, b, args.trainer_epochs, compile=True)),
+            ("compute_limit_compiled", 90, lambda: row_compute_limit(ctx, b, compiled=True)),
+            ("project_compiled", 90, lambda: row_project(ctx, b, compiled=True)),
+        ]
         if cuda:
-            rows += [("project_compiled_graph", 60,
-                      lambda: row_project(ctx, b, compiled=True, graph=True))]
+            rows += [("project_compiled_graph", 60, lambda: row_project(ctx, b, compiled=True, graph=True))]
     rows += [("compute_limit_foreach", 10, lambda: row_compute_limit(ctx, b, fused=False))]
     if cuda:
-        rows += [("compute_limit_bs1024", 10, lambda: row_compute_limit(ctx, 2 * b)),
-                 ("project_bs1024", 10, lambda: row_project(ctx, 2 * b)),
-                 ("trainer_bs1024", 15, lambda: row_trainer(ctx, 2 * b, args.trainer_epochs))]
+        rows += [
+            ("compute_limit_bs1024", 10, lambda: row_compute_limit(ctx, 2 * b)),
+            ("project_bs1024", 10, lambda: row_project(ctx, 2 * b)),
+            ("trainer_bs1024", 15, lambda: row_trainer(ctx, 2 * b, args.trainer_epochs)),
+        ]
     if args.only:
         rows = [r for r in rows if r[0] in args.only]
     return rows
@@ -349,16 +489,19 @@ def ratios(rows: list[dict], batch_size: int) -> dict:
         if limits:
             out["trainer_over_compute_limit"] = trainer["epoch_s"] / out["compute_limit_epoch_s"]
         out["trainer_100_epochs_s"] = trainer["projected_100_epochs_s"]
-        for key, row in (("speedup_vs_tutorial_all_cores", "tutorial_all_cores"),
-                         ("speedup_vs_tutorial_2_workers", "tutorial_2_workers")):
+        for key, row in (
+            ("speedup_vs_tutorial_all_cores", "tutorial_all_cores"),
+            ("speedup_vs_tutorial_2_workers", "tutorial_2_workers"),
+        ):
             if row in ok:
                 out[key] = ok[row]["epoch_s"] / trainer["epoch_s"]
     projects = [r for n, r in ok.items() if n.startswith("project") and r["batch_size"] == batch_size]
     if projects and limits:
         fastest = min(projects, key=lambda r: r.get("epoch_s_with_compile_over_100", r["epoch_s"]))
         out["fastest_project_row"] = fastest["name"]
-        out["fastest_project_over_compute_limit"] = (fastest.get("epoch_s_with_compile_over_100", fastest["epoch_s"])
-                                                     / out["compute_limit_epoch_s"])
+        out["fastest_project_over_compute_limit"] = (
+            fastest.get("epoch_s_with_compile_over_100", fastest["epoch_s"]) / out["compute_limit_epoch_s"]
+        )
     return out
 
 
@@ -366,8 +509,11 @@ def check_targets(r: dict) -> dict:
     out = {}
     for key, (op, bound) in TARGETS.items():
         if key in r:
-            out[key] = {"value": r[key], "target": f"{op} {bound}",
-                        "met": r[key] <= bound if op == "<=" else r[key] >= bound}
+            out[key] = {
+                "value": r[key],
+                "target": f"{op} {bound}",
+                "met": r[key] <= bound if op == "<=" else r[key] >= bound,
+            }
     return out
 
 
@@ -376,16 +522,22 @@ def print_report(rows: list[dict], summary: dict, targets: dict, device_name: st
     print(f"{'row':<24} {'batch':>5} {'step ms':>9} {'epoch s':>8} {'pairs/s':>9} {'x limit':>8}  note")
     for r in rows:
         if "epoch_s" in r:
-            print(f"{r['name']:<24} {r['batch_size']:>5} {1e3 * r['step_s']:>9.2f} {r['epoch_s']:>8.2f} "
-                  f"{r['pairs_per_s']:>9.0f} {r.get('ratio_to_compute_limit', float('nan')):>8.3f}  "
-                  + (f"compile {r['compile_s']:.0f} s" if r.get("compile_s") is not None else ""))
+            print(
+                f"{r['name']:<24} {r['batch_size']:>5} {1e3 * r['step_s']:>9.2f} {r['epoch_s']:>8.2f} "
+                f"{r['pairs_per_s']:>9.0f} {r.get('ratio_to_compute_limit', float('nan')):>8.3f}  "
+                + (f"compile {r['compile_s']:.0f} s" if r.get("compile_s") is not None else "")
+            )
         elif "by_processes" in r:
             rates = ", ".join(f"{k}: {v['pairs_per_s']:.0f}" for k, v in r["by_processes"].items())
-            print(f"{r['name']:<24} {r['batch_size']:>5}  pairs/s by processes {rates}; best {r['best_processes']} "
-                  f"({r['gain_over_one']:.2f} x one)")
+            print(
+                f"{r['name']:<24} {r['batch_size']:>5}  pairs/s by processes {rates}; "
+                f"best {r['best_processes']} ({r['gain_over_one']:.2f} x one)"
+            )
         else:
-            print(f"{r['name']:<24} {'':>5} {'':>9} {'':>8} {'':>9} {'':>8}  "
-                  + (r.get("error") or r.get("skipped") or "")[:120])
+            print(
+                f"{r['name']:<24} {'':>5} {'':>9} {'':>8} {'':>9} {'':>8}  "
+                + (r.get("error") or r.get("skipped") or "")[:120]
+            )
     for key, value in summary.items():
         print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
     for key, t in targets.items():
@@ -397,15 +549,29 @@ class Context:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     common.add_common_args(parser)
-    parser.add_argument("--arch", default=None, choices=["resnet18", "small"], help="default resnet18 (small with --smoke)")
-    parser.add_argument("--batch-size", type=int, default=None, help="pairs per step (default 512; 32 with --smoke)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per block (default 20; 2 with --smoke)")
+    parser.add_argument(
+        "--arch", default=None, choices=["resnet18", "small"], help="default resnet18 (small with --smoke)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="pairs per step (default 512; 32 with --smoke)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="timed steps per block (default 20; 2 with --smoke)"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timed blocks per row (median; default 3)")
-    parser.add_argument("--tutorial-steps", type=int, default=None, help="timed steps of the tutorial rows (default 10)")
-    parser.add_argument("--trainer-epochs", type=int, default=None, help="epochs of the trainer row (default 3)")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows (implied on CPU)")
+    parser.add_argument(
+        "--tutorial-steps", type=int, default=None, help="timed steps of the tutorial rows (default 10)"
+    )
+    parser.add_argument(
+        "--trainer-epochs", type=int, default=None, help="epochs of the trainer row (default 3)"
+    )
+    parser.add_argument(
+        "--no-compile", action="store_true", help="skip the torch.compile rows (implied on CPU)"
+    )
     parser.add_argument("--only", nargs="*", default=None, help="run only these rows (names as in the table)")
     args = parser.parse_args(argv)
     device = common.resolve_device(args.device)
@@ -415,7 +581,7 @@ def main(argv=None) -> int:
     args.arch = args.arch or "resnet18"
     args.batch_size = args.batch_size or 512
     if device.type != "cuda":
-        args.no_compile = True   # inductor on a 2-core CPU takes minutes: not worth a smoke test
+        args.no_compile = True  # inductor on a 2-core CPU takes minutes: not worth a smoke test
     budget = common.Budget(args.budget_s, args.deadline)
 
     ctx = Context()
@@ -433,7 +599,9 @@ def main(argv=None) -> int:
     ctx.work_dir = Path(args.work_dir)
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     if args.batch_size * 2 > ctx.n_train:
-        raise SystemExit(f"error: --batch-size {args.batch_size} needs at least {2 * args.batch_size} training images")
+        raise SystemExit(
+            f"error: --batch-size {args.batch_size} needs at least {2 * args.batch_size} training images"
+        )
 
     writer = common.ResultWriter(args.results_dir, args.out, args.seed, device, args.tag)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
@@ -442,17 +610,33 @@ def main(argv=None) -> int:
     summary, targets = {}, {}
 
     def save():
-        payload = {"label": "benchmark", "smoke": args.smoke, "arch": args.arch, "batch_size": args.batch_size,
-                   "n_train": ctx.n_train, "data_source": ctx.data.source, "cpu_cores": ctx.all_cores,
-                   "cudnn_benchmark": torch.backends.cudnn.benchmark, "rows": rows, "ratios": summary,
-                   "targets": targets, "elapsed_s": budget.elapsed(), "budget_s": args.budget_s}
+        payload = {
+            "label": "benchmark",
+            "smoke": args.smoke,
+            "arch": args.arch,
+            "batch_size": args.batch_size,
+            "n_train": ctx.n_train,
+            "data_source": ctx.data.source,
+            "cpu_cores": ctx.all_cores,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "rows": rows,
+            "ratios": summary,
+            "targets": targets,
+            "elapsed_s": budget.elapsed(),
+            "budget_s": args.budget_s,
+        }
         return writer.write("benchmark", payload, name)
 
-    print(f"benchmark on {device_name}: {ctx.n_train} training images ({ctx.data.source}), arch {args.arch}, "
-          f"batch {args.batch_size}, {ctx.all_cores} CPU cores, budget {args.budget_s} s", flush=True)
+    print(
+        f"benchmark on {device_name}: {ctx.n_train} training images ({ctx.data.source}), arch {args.arch}, "
+        f"batch {args.batch_size}, {ctx.all_cores} CPU cores, budget {args.budget_s} s",
+        flush=True,
+    )
     for row_name, estimate, fn in plan(ctx, args):
         if not budget.allows(estimate):
-            rows.append({"name": row_name, "skipped": f"budget: {budget.left():.0f} s left, needs ~{estimate} s"})
+            rows.append(
+                {"name": row_name, "skipped": f"budget: {budget.left():.0f} s left, needs ~{estimate} s"}
+            )
             continue
         t0 = time.perf_counter()
         try:
@@ -469,9 +653,16 @@ def main(argv=None) -> int:
         targets.clear()
         targets.update(check_targets(summary))
         path = save()
-        print(f"  {row_name}: " + (f"epoch {row['epoch_s']:.3f} s, {row['pairs_per_s']:.0f} pairs/s"
-                                   if "epoch_s" in row else row.get("error", str(row.get("gain_over_one")))[:200])
-              + f" ({row['row_wall_s']:.1f} s)", flush=True)
+        print(
+            f"  {row_name}: "
+            + (
+                f"epoch {row['epoch_s']:.3f} s, {row['pairs_per_s']:.0f} pairs/s"
+                if "epoch_s" in row
+                else row.get("error", str(row.get("gain_over_one")))[:200]
+            )
+            + f" ({row['row_wall_s']:.1f} s)",
+            flush=True,
+        )
     path = save()
     print_report(rows, summary, targets, device_name)
     print(f"wrote {path}" + (f" and {writer.bundle}" if writer.bundle else ""))

@@ -15,6 +15,7 @@ can stop between chunks; a run that does not fit is skipped (sweep) or left part
 few-label probes (10 and 100 labels per class), and the augmentation-parameter probe on the
 backbone and on mu (held-out ridge R^2; lower = less superfluous information).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,16 +41,20 @@ SWEEP_ASYMMETRIC = ((1e-3, 0.0),)
 
 # ----------------------------------------------------------------------------- one run
 
+
 def evaluate(checkpoint: Path, data, device, linear_epochs: int, probe_images: int, seed: int) -> dict:
     """The library's one evaluation (eval.evaluate_model) of a checkpoint, on `device`."""
     model, _ = load_checkpoint_model(checkpoint, map_location=device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    return evaluate_model(model, data, linear_epochs=linear_epochs, few_label=(10, 100),
-                          probe_images=probe_images, seed=seed)
+    return evaluate_model(
+        model, data, linear_epochs=linear_epochs, few_label=(10, 100), probe_images=probe_images, seed=seed
+    )
 
 
-def run_one(spec: dict, data, args, budget: common.Budget, writer: common.ResultWriter, estimates: dict) -> dict:
+def run_one(
+    spec: dict, data, args, budget: common.Budget, writer: common.ResultWriter, estimates: dict
+) -> dict:
     """Train + evaluate one run described by spec {method, epochs, beta_12, beta_21, label};
     writes its JSON after every chunk and at the end; returns the payload."""
     device = common.resolve_device(args.device)
@@ -57,24 +62,59 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     work = Path(args.work_dir) / f"{label}-{stamp}"
     name = f"run-{label}-{stamp}.json"
-    cfg = TrainConfig(loss=spec["method"], epochs=spec["epochs"], batch_size=args.batch_size,
-                      beta_12=spec.get("beta_12"), beta_21=spec.get("beta_21"), arch=args.arch, seed=args.seed,
-                      out=str(work), knn_every=args.knn_every, linear_epochs=0, log_every=10 ** 9,
-                      compile=args.compile, device=device.type, resume=True)
+    cfg = TrainConfig(
+        loss=spec["method"],
+        epochs=spec["epochs"],
+        batch_size=args.batch_size,
+        beta_12=spec.get("beta_12"),
+        beta_21=spec.get("beta_21"),
+        arch=args.arch,
+        seed=args.seed,
+        out=str(work),
+        knn_every=args.knn_every,
+        linear_epochs=0,
+        log_every=10**9,
+        compile=args.compile,
+        device=device.type,
+        resume=True,
+    )
     steps_per_epoch = len(data.train_x) // args.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"--batch-size {args.batch_size} is larger than the {len(data.train_x)} training images")
+        raise ValueError(
+            f"--batch-size {args.batch_size} is larger than the {len(data.train_x)} training images"
+        )
     total = spec["epochs"] * steps_per_epoch
     preset = cfg.resolve().preset
-    payload = {"label": label, "smoke": args.smoke, "method": spec["method"], "epochs": spec["epochs"],
-               "precision": cfg.resolve().precision, "evaluated_on": "validation" if args.val_holdout else "test",
-               "epochs_done": 0, "complete": False, "batch_size": args.batch_size, "arch": args.arch,
-               "beta_12": preset.beta_12, "beta_21": preset.beta_21, "temperature": preset.temperature,
-               "beta_warmup_fraction": preset.beta_warmup_fraction, "data_source": data.source,
-               "n_train": len(data.train_x), "n_test": len(data.test_x), "config": None,
-               "knn_top1": None, "linear_top1": None, "few_label": {"10": None, "100": None},
-               "aug_probe_mean_r2": None, "aug_probe_mu_mean_r2": None, "per_epoch": [], "epoch_times_s": [],
-               "train_s": 0.0, "eval_s": None, "stopped": None}
+    payload = {
+        "label": label,
+        "smoke": args.smoke,
+        "method": spec["method"],
+        "epochs": spec["epochs"],
+        "precision": cfg.resolve().precision,
+        "evaluated_on": "validation" if args.val_holdout else "test",
+        "epochs_done": 0,
+        "complete": False,
+        "batch_size": args.batch_size,
+        "arch": args.arch,
+        "beta_12": preset.beta_12,
+        "beta_21": preset.beta_21,
+        "temperature": preset.temperature,
+        "beta_warmup_fraction": preset.beta_warmup_fraction,
+        "data_source": data.source,
+        "n_train": len(data.train_x),
+        "n_test": len(data.test_x),
+        "config": None,
+        "knn_top1": None,
+        "linear_top1": None,
+        "few_label": {"10": None, "100": None},
+        "aug_probe_mean_r2": None,
+        "aug_probe_mu_mean_r2": None,
+        "per_epoch": [],
+        "epoch_times_s": [],
+        "train_s": 0.0,
+        "eval_s": None,
+        "stopped": None,
+    }
 
     def refresh():
         metrics = work / "metrics.jsonl"
@@ -88,13 +128,18 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
         return writer.write("run", payload, name)
 
     done = 0
-    print(f"== {label}: {spec['method']}, {spec['epochs']} epochs, beta {preset.beta_12:g}/{preset.beta_21:g}, "
-          f"{budget.left():.0f} s left", flush=True)
+    print(
+        f"== {label}: {spec['method']}, {spec['epochs']} epochs, beta {preset.beta_12:g}/{preset.beta_21:g}, "
+        f"{budget.left():.0f} s left",
+        flush=True,
+    )
     while done < total:
         chunk_epochs = min(args.chunk_epochs, (total - done) // steps_per_epoch)
         need = chunk_epochs * estimates.get("epoch_s", 0.0) + estimates.get("eval_s", 0.0)
         if not budget.allows(need):
-            payload["stopped"] = f"budget: {budget.left():.0f} s left, the next chunk + evaluation needs ~{need:.0f} s"
+            payload["stopped"] = (
+                f"budget: {budget.left():.0f} s left, the next chunk + evaluation needs ~{need:.0f} s"
+            )
             print(f"   stopped: {payload['stopped']}", flush=True)
             break
         t0 = time.perf_counter()
@@ -102,21 +147,25 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
         train(replace(cfg, stop_at_step=stop), data=data, progress=False)
         chunk_s = time.perf_counter() - t0
         payload["train_s"] += chunk_s
-        estimates["epoch_s"] = chunk_s / chunk_epochs     # wall per epoch: checkpoints, kNN, reloads included
+        estimates["epoch_s"] = chunk_s / chunk_epochs  # wall per epoch: checkpoints, kNN, reloads included
         done = stop
         payload["config"] = asdict(cfg.resolve())
         refresh()
     payload["complete"] = done == total
     if done > 0 and budget.allows(min(estimates.get("eval_s", 0.0), 5.0)):
         t0 = time.perf_counter()
-        payload.update(evaluate(work / "checkpoint.pt", data, device, args.linear_epochs, args.probe_images,
-                                args.seed))
+        payload.update(
+            evaluate(work / "checkpoint.pt", data, device, args.linear_epochs, args.probe_images, args.seed)
+        )
         payload["eval_s"] = estimates["eval_s"] = time.perf_counter() - t0
     path = refresh()
     fmt = lambda v: "–" if v is None else f"{100 * v:.2f}%"  # noqa: E731
-    print(f"   {label}: {payload['epochs_done']}/{spec['epochs']} epochs in {payload['train_s']:.0f} s, "
-          f"kNN {fmt(payload['knn_top1'])}, linear {fmt(payload['linear_top1'])}, "
-          f"aug probe R2 {payload['aug_probe_mean_r2']} -> {path}", flush=True)
+    print(
+        f"   {label}: {payload['epochs_done']}/{spec['epochs']} epochs in {payload['train_s']:.0f} s, "
+        f"kNN {fmt(payload['knn_top1'])}, linear {fmt(payload['linear_top1'])}, "
+        f"aug probe R2 {payload['aug_probe_mean_r2']} -> {path}",
+        flush=True,
+    )
     if not args.keep_checkpoints:
         shutil.rmtree(work, ignore_errors=True)
     payload["_file"] = path.name
@@ -125,26 +174,52 @@ def run_one(spec: dict, data, args, budget: common.Budget, writer: common.Result
 
 # ----------------------------------------------------------------------------- plans
 
+
 def sweep_specs(args) -> list[dict]:
     pairs = [(b, b) for b in args.betas] + [tuple(p) for p in args.asymmetric]
-    return [{"method": "superinfo", "epochs": args.epochs, "beta_12": b12, "beta_21": b21,
-             "label": f"sweep-superinfo-e{args.epochs}-b{b12:g}-{b21:g}"} for b12, b21 in pairs]
+    return [
+        {
+            "method": "superinfo",
+            "epochs": args.epochs,
+            "beta_12": b12,
+            "beta_21": b21,
+            "label": f"sweep-superinfo-e{args.epochs}-b{b12:g}-{b21:g}",
+        }
+        for b12, b21 in pairs
+    ]
 
 
-SWEEP_ROW_KEYS = ("beta_12", "beta_21", "knn_top1", "linear_top1", "few_label", "final_nce", "final_kl_12",
-                  "final_kl_21", "final_mi_lower_bound", "aug_probe_mean_r2", "aug_probe_mu_mean_r2",
-                  "epochs_done", "complete", "train_s")
+SWEEP_ROW_KEYS = (
+    "beta_12",
+    "beta_21",
+    "knn_top1",
+    "linear_top1",
+    "few_label",
+    "final_nce",
+    "final_kl_12",
+    "final_kl_21",
+    "final_mi_lower_bound",
+    "aug_probe_mean_r2",
+    "aug_probe_mu_mean_r2",
+    "epochs_done",
+    "complete",
+    "train_s",
+)
 
 
 def best_row(rows: list[dict]) -> dict | None:
     """The complete row with beta > 0 and the highest kNN top-1 (linear top-1 breaks ties)."""
-    candidates = [r for r in rows if r.get("complete") and r.get("knn_top1") is not None
-                  and (r["beta_12"] > 0 or r["beta_21"] > 0)]
+    candidates = [
+        r
+        for r in rows
+        if r.get("complete") and r.get("knn_top1") is not None and (r["beta_12"] > 0 or r["beta_21"] > 0)
+    ]
     return max(candidates, key=lambda r: (r["knn_top1"], r.get("linear_top1") or 0), default=None)
 
 
 def beta_from_sweep(path: str) -> tuple[float, float]:
     from superinfo_lib.results import read_result
+
     record = read_result(path)
     if record["kind"] != "sweep":
         raise ValueError(f"--sweep {path} is a {record['kind']!r} result, not a sweep")
@@ -163,48 +238,96 @@ def run_sweep(data, args, budget: common.Budget, writer: common.ResultWriter, es
         # A sweep row must be a whole run: skip what cannot finish (first run: no estimate yet).
         need = spec["epochs"] * estimates.get("epoch_s", 0.0) + estimates.get("eval_s", 0.0)
         if not budget.allows(need):
-            rows.append({"beta_12": spec["beta_12"], "beta_21": spec["beta_21"], "complete": False,
-                         "skipped": f"budget: {budget.left():.0f} s left, needs ~{need:.0f} s"})
+            rows.append(
+                {
+                    "beta_12": spec["beta_12"],
+                    "beta_21": spec["beta_21"],
+                    "complete": False,
+                    "skipped": f"budget: {budget.left():.0f} s left, needs ~{need:.0f} s",
+                }
+            )
         else:
             run = run_one(spec, data, args, budget, writer, estimates)
             rows.append({**{k: run.get(k) for k in SWEEP_ROW_KEYS}, "run_file": run["_file"]})
-        writer.write("sweep", {"label": "sweep", "smoke": args.smoke, "method": "superinfo", "epochs": args.epochs,
-                               "batch_size": args.batch_size, "arch": args.arch, "rows": rows,
-                               "best": best_row(rows)}, sweep_name)
+        writer.write(
+            "sweep",
+            {
+                "label": "sweep",
+                "smoke": args.smoke,
+                "method": "superinfo",
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "arch": args.arch,
+                "rows": rows,
+                "best": best_row(rows),
+            },
+            sweep_name,
+        )
     print("\nbeta_12   beta_21   kNN %   linear %  KL12      InfoNCE bound  aug R2")
     for r in rows:
         f = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
-        print(f"{r['beta_12']:<9g} {r['beta_21']:<9g} {f(r.get('knn_top1') and 100 * r['knn_top1'], '.2f'):>6} "
-              f"{f(r.get('linear_top1') and 100 * r['linear_top1'], '.2f'):>9}  {f(r.get('final_kl_12'), '.4g'):<9} "
-              f"{f(r.get('final_mi_lower_bound'), '.4g'):<14} {f(r.get('aug_probe_mean_r2'), '.3f')}"
-              + ("" if r.get("complete") else "  (incomplete)"))
+        knn, linear = r.get("knn_top1"), r.get("linear_top1")
+        print(
+            f"{r['beta_12']:<9g} {r['beta_21']:<9g} {f(knn and 100 * knn, '.2f'):>6} "
+            f"{f(linear and 100 * linear, '.2f'):>9}  {f(r.get('final_kl_12'), '.4g'):<9} "
+            f"{f(r.get('final_mi_lower_bound'), '.4g'):<14} {f(r.get('aug_probe_mean_r2'), '.3f')}"
+            + ("" if r.get("complete") else "  (incomplete)")
+        )
     return rows
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("plan", choices=["baseline", "sweep", "long"])
     common.add_common_args(parser)
     parser.add_argument("--epochs", type=int, default=None, help="baseline/long: 100; sweep: 20 (smoke: 1)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 512 (smoke: 64)")
-    parser.add_argument("--arch", default=None, choices=["resnet18", "small"], help="default resnet18 (smoke: small)")
-    parser.add_argument("--betas", type=float, nargs="*", default=list(SWEEP_BETAS), help="sweep: symmetric betas")
-    parser.add_argument("--asymmetric", type=lambda s: tuple(float(x) for x in s.split(",")), nargs="*",
-                        default=list(SWEEP_ASYMMETRIC), help="sweep: extra B12,B21 pairs")
-    parser.add_argument("--beta", type=lambda s: tuple(float(x) for x in s.split(",")), default=None,
-                        help="long: SuperInfo's B or B12,B21")
+    parser.add_argument(
+        "--arch", default=None, choices=["resnet18", "small"], help="default resnet18 (smoke: small)"
+    )
+    parser.add_argument(
+        "--betas", type=float, nargs="*", default=list(SWEEP_BETAS), help="sweep: symmetric betas"
+    )
+    parser.add_argument(
+        "--asymmetric",
+        type=lambda s: tuple(float(x) for x in s.split(",")),
+        nargs="*",
+        default=list(SWEEP_ASYMMETRIC),
+        help="sweep: extra B12,B21 pairs",
+    )
+    parser.add_argument(
+        "--beta",
+        type=lambda s: tuple(float(x) for x in s.split(",")),
+        default=None,
+        help="long: SuperInfo's B or B12,B21",
+    )
     parser.add_argument("--sweep", default=None, help="long: take SuperInfo's beta from this sweep JSON")
     parser.add_argument("--methods", nargs="*", default=["superinfo", "mib"], help="long: which runs")
-    parser.add_argument("--chunk-epochs", type=int, default=None, help="epochs between partial results (default 10)")
+    parser.add_argument(
+        "--chunk-epochs", type=int, default=None, help="epochs between partial results (default 10)"
+    )
     parser.add_argument("--knn-every", type=int, default=None, help="kNN monitor every N epochs (default 10)")
-    parser.add_argument("--linear-epochs", type=int, default=None, help="linear probe epochs (default 100; smoke 5)")
-    parser.add_argument("--probe-images", type=int, default=5000, help="test images for the augmentation probe")
-    parser.add_argument("--val-holdout", type=int, default=0,
-                        help="evaluate on the last N training images instead of the test set (choose beta "
-                             "there, never on the test set)")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the backbone (trainer's option); each chunk recompiles, so "
-                             "pair it with a --chunk-epochs as large as the run")
+    parser.add_argument(
+        "--linear-epochs", type=int, default=None, help="linear probe epochs (default 100; smoke 5)"
+    )
+    parser.add_argument(
+        "--probe-images", type=int, default=5000, help="test images for the augmentation probe"
+    )
+    parser.add_argument(
+        "--val-holdout",
+        type=int,
+        default=0,
+        help="evaluate on the last N training images instead of the test set (choose beta "
+        "there, never on the test set)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the backbone (trainer's option); each chunk recompiles, so "
+        "pair it with a --chunk-epochs as large as the run",
+    )
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep <work-dir>/<run>/checkpoint.pt")
     args = parser.parse_args(argv)
     smoke = args.smoke
@@ -232,20 +355,36 @@ def main(argv=None) -> int:
     if args.val_holdout:
         data = validation_split(data, args.val_holdout)
     writer = common.ResultWriter(args.results_dir, args.out, args.seed, device, args.tag)
-    print(f"{args.plan} on {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}: "
-          f"{len(data.train_x)} training images ({data.source}), arch {args.arch}, batch {args.batch_size}, "
-          f"budget {args.budget_s} s", flush=True)
+    print(
+        f"{args.plan} on {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}: "
+        f"{len(data.train_x)} training images ({data.source}), arch {args.arch}, batch {args.batch_size}, "
+        f"budget {args.budget_s} s",
+        flush=True,
+    )
     # Until the first evaluation is timed, assume 30 s for one on a GPU (kNN + probes on 60k images).
     estimates: dict = {} if device.type != "cuda" else {"eval_s": 30.0}
     if args.plan == "baseline":
-        run_one({"method": "simclr", "epochs": args.epochs, "label": f"simclr-e{args.epochs}"},
-                data, args, budget, writer, estimates)
+        run_one(
+            {"method": "simclr", "epochs": args.epochs, "label": f"simclr-e{args.epochs}"},
+            data,
+            args,
+            budget,
+            writer,
+            estimates,
+        )
     elif args.plan == "long":
         b12, b21 = args.beta if args.beta is not None else beta_from_sweep(args.sweep)
         for method in args.methods:
-            spec = ({"method": "superinfo", "beta_12": b12, "beta_21": b21,
-                     "label": f"superinfo-e{args.epochs}-b{b12:g}-{b21:g}"} if method == "superinfo"
-                    else {"method": method, "label": f"{method}-e{args.epochs}"})
+            spec = (
+                {
+                    "method": "superinfo",
+                    "beta_12": b12,
+                    "beta_21": b21,
+                    "label": f"superinfo-e{args.epochs}-b{b12:g}-{b21:g}",
+                }
+                if method == "superinfo"
+                else {"method": method, "label": f"{method}-e{args.epochs}"}
+            )
             run_one({**spec, "epochs": args.epochs}, data, args, budget, writer, estimates)
     else:
         run_sweep(data, args, budget, writer, estimates)

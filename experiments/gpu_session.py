@@ -85,8 +85,16 @@ class Session:
 
     def script(self, path: str, *extra: str, budget_s: float, tag: str, seed: int = 0) -> subprocess.Popen:
         a = self.args
-        common = ["--results-dir", str(self.results_dir), "--budget-s", f"{max(1.0, budget_s):.0f}",
-                  "--tag", tag, "--seed", str(seed)]
+        common = [
+            "--results-dir",
+            str(self.results_dir),
+            "--budget-s",
+            f"{max(1.0, budget_s):.0f}",
+            "--tag",
+            tag,
+            "--seed",
+            str(seed),
+        ]
         if a.out:
             common += ["--out", a.out]
         if a.data:
@@ -109,9 +117,22 @@ class Session:
         ok = True
         while pending:
             batch, pending = pending[:processes], pending[processes:]
-            procs = [self.script("experiments/gpu_runs.py", "long", "--methods", m, "--epochs", str(epochs),
-                                 "--beta", f"{beta:g}", budget_s=self.left(), tag=item, seed=seed)
-                     for m in batch]
+            procs = [
+                self.script(
+                    "experiments/gpu_runs.py",
+                    "long",
+                    "--methods",
+                    m,
+                    "--epochs",
+                    str(epochs),
+                    "--beta",
+                    f"{beta:g}",
+                    budget_s=self.left(),
+                    tag=item,
+                    seed=seed,
+                )
+                for m in batch
+            ]
             ok = self.wait(procs) and ok
         return ok
 
@@ -119,18 +140,36 @@ class Session:
         a = self.args
         epochs = 1 if a.smoke else 100
         if item == "bench":
-            only = ["compute_limit", "trainer", "trainer_fp16", "trainer_fp32", "concurrency",
-                    "tutorial_all_cores", "tutorial_2_workers"]
+            only = [
+                "compute_limit",
+                "trainer",
+                "trainer_fp16",
+                "trainer_fp32",
+                "concurrency",
+                "tutorial_all_cores",
+                "tutorial_2_workers",
+            ]
             extra = ["--only", *only, "--trainer-epochs", "2"] + (["--batch-size", "32"] if a.smoke else [])
-            return self.wait([self.script("bench/bench_gpu.py", *extra, budget_s=min(self.left(), 150), tag=item)])
+            return self.wait(
+                [self.script("bench/bench_gpu.py", *extra, budget_s=min(self.left(), 150), tag=item)]
+            )
         if item == "main":
             return self.runs(item, 0, epochs, epoch_s, processes)
         if item == "seeds":
             records = self.records()
-            return all(self.runs(item, seed, epochs, epoch_s, processes) for seed in (1, 2)
-                       if not done(records, item, seed))
+            return all(
+                self.runs(item, seed, epochs, epoch_s, processes)
+                for seed in (1, 2)
+                if not done(records, item, seed)
+            )
         if item == "sweep":
-            extra = ["sweep", "--epochs", "1" if a.smoke else "30", "--val-holdout", "64" if a.smoke else "5000"]
+            extra = [
+                "sweep",
+                "--epochs",
+                "1" if a.smoke else "30",
+                "--val-holdout",
+                "64" if a.smoke else "5000",
+            ]
             return self.wait([self.script("experiments/gpu_runs.py", *extra, budget_s=self.left(), tag=item)])
         extra = ["--only", "trainer_compiled", "--trainer-epochs", "2"]
         return self.wait([self.script("bench/bench_gpu.py", *extra, budget_s=self.left(), tag=item)])
@@ -140,20 +179,33 @@ class Session:
         if self.args.smoke:
             return 1.0
         runs_s = 3 * (100 * epoch_s + EVAL_S) / max(1, processes) * (1.0 if processes == 1 else 1.1)
-        return {"bench": 120.0, "main": runs_s, "seeds": 2 * runs_s, "compile": 150.0,
-                "sweep": 7 * (30 * epoch_s * 0.9 + EVAL_S)}[item]
+        return {
+            "bench": 120.0,
+            "main": runs_s,
+            "seeds": 2 * runs_s,
+            "compile": 150.0,
+            "sweep": 7 * (30 * epoch_s * 0.9 + EVAL_S),
+        }[item]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of the session")
     parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search")
     parser.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR), help="where new result JSONs go")
     parser.add_argument("--out", default=os.environ.get("OUT"), help="pack results into <out>/results.tar")
-    parser.add_argument("--superinfo-beta", type=float, default=PRESETS["superinfo"].beta_12,
-                        help="SuperInfo's symmetric beta in `main` and `seeds` (default: the preset's)")
+    parser.add_argument(
+        "--superinfo-beta",
+        type=float,
+        default=PRESETS["superinfo"].beta_12,
+        help="SuperInfo's symmetric beta in `main` and `seeds` (default: the preset's)",
+    )
     parser.add_argument("--items", nargs="*", choices=QUEUE, default=list(QUEUE), help="restrict the queue")
-    parser.add_argument("--smoke", action="store_true", help="CPU-sized runs: proves the code path, no figures")
+    parser.add_argument(
+        "--smoke", action="store_true", help="CPU-sized runs: proves the code path, no figures"
+    )
     parser.add_argument("--synthetic", action="store_true", help="synthetic images (with --smoke)")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     parser.add_argument("--train-limit", type=int, default=None, help="first N training images only (tests)")

@@ -28,8 +28,15 @@ def strip_prefixes(state: dict) -> dict:
     return out
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, optimizer, step: int, epoch: int, config: dict,
-                    scaler: torch.amp.GradScaler | None = None) -> None:
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    optimizer,
+    step: int,
+    epoch: int,
+    config: dict,
+    scaler: torch.amp.GradScaler | None = None,
+) -> None:
     """Write to a temporary file, then rename: a crash never leaves a half-written checkpoint.
 
     `config` must hold plain values only (the run's settings, e.g. `dataclasses.asdict(cfg)`).

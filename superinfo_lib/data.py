@@ -13,6 +13,7 @@ they are read only from a path the user names (1, 2) or after torchvision has ve
 Make a pack from a torchvision download:
     python -m superinfo_lib.data make-pack --root data --out data/cifar10-jpeg.npz
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ STD = (0.2470, 0.2435, 0.2616)
 @dataclass
 class ImageData:
     """Images as uint8 (N, 3, H, W) tensors, labels as int64 (N,)."""
+
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
@@ -47,9 +49,15 @@ class ImageData:
     classes: tuple[str, ...]
     source: str
 
-    def to(self, device) -> "ImageData":
-        return ImageData(self.train_x.to(device), self.train_y.to(device), self.test_x.to(device),
-                         self.test_y.to(device), self.classes, self.source)
+    def to(self, device) -> ImageData:
+        return ImageData(
+            self.train_x.to(device),
+            self.train_y.to(device),
+            self.test_x.to(device),
+            self.test_y.to(device),
+            self.classes,
+            self.source,
+        )
 
 
 def validation_split(data: ImageData, holdout: int) -> ImageData:
@@ -59,11 +67,18 @@ def validation_split(data: ImageData, holdout: int) -> ImageData:
     if not 0 < holdout < len(data.train_x):
         raise ValueError(f"holdout must be in 1..{len(data.train_x) - 1}, got {holdout}")
     cut = len(data.train_x) - holdout
-    return ImageData(data.train_x[:cut], data.train_y[:cut], data.train_x[cut:], data.train_y[cut:],
-                     data.classes, source=f"{data.source}, validation split (last {holdout} training images)")
+    return ImageData(
+        data.train_x[:cut],
+        data.train_y[:cut],
+        data.train_x[cut:],
+        data.train_y[cut:],
+        data.classes,
+        source=f"{data.source}, validation split (last {holdout} training images)",
+    )
 
 
 # ----------------------------------------------------------------------------- finding data
+
 
 def candidate_paths() -> list[Path]:
     """Every place searched when no path is given, in order."""
@@ -78,10 +93,17 @@ def find_cifar10(path: str | Path | None = None) -> Path:
     """The pack file or torchvision folder to read; FileNotFoundError naming every place tried."""
     if path is not None:
         path = Path(path)
-        if path.is_file() or (path / "cifar-10-batches-py").is_dir() or path.name == "cifar-10-batches-py" and path.is_dir():
+        if (
+            path.is_file()
+            or (path / "cifar-10-batches-py").is_dir()
+            or path.name == "cifar-10-batches-py"
+            and path.is_dir()
+        ):
             return path
-        raise FileNotFoundError(f"CIFAR-10 not found at {path} (expected a {PACK_NAME} file or a folder "
-                                "holding cifar-10-batches-py)")
+        raise FileNotFoundError(
+            f"CIFAR-10 not found at {path} (expected a {PACK_NAME} file or a folder "
+            "holding cifar-10-batches-py)"
+        )
     for candidate in candidate_paths():
         if candidate.is_file() or candidate.is_dir():
             return candidate
@@ -92,18 +114,24 @@ def missing_data_message(download_error: Exception | None = None) -> str:
     lines = ["CIFAR-10 was not found. Searched:"] + [f"  - {p}" for p in candidate_paths()]
     if download_error is not None:
         lines.append(f"and torchvision's download into {REPO_ROOT / 'data'} failed: {download_error}")
-    lines += ["Get it by one of:",
-              "  - with internet: let torchvision download it into data/ (the trainer does, unless given "
-              "--no-download);",
-              "  - a torchvision download you already have: pass --data (or $SUPERINFO_DATA) the folder "
-              "holding cifar-10-batches-py;",
-              f"  - copy a JPEG pack ({PACK_NAME}) into data/ or point $SUPERINFO_DATA or --data at it;",
-              "  - see data/README.md."]
+    lines += [
+        "Get it by one of:",
+        "  - with internet: let torchvision download it into data/ (the trainer does, unless given "
+        "--no-download);",
+        "  - a torchvision download you already have: pass --data (or $SUPERINFO_DATA) the folder "
+        "holding cifar-10-batches-py;",
+        f"  - copy a JPEG pack ({PACK_NAME}) into data/ or point $SUPERINFO_DATA or --data at it;",
+        "  - see data/README.md.",
+    ]
     return "\n".join(lines)
 
 
-def load_cifar10(path: str | Path | None = None, download: bool = False,
-                 train_limit: int | None = None, test_limit: int | None = None) -> ImageData:
+def load_cifar10(
+    path: str | Path | None = None,
+    download: bool = False,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+) -> ImageData:
     """CIFAR-10 from `path` or the first place found (see module docstring).
 
     train_limit / test_limit keep only the first images (the pack's order is a random
@@ -126,19 +154,22 @@ def load_cifar10(path: str | Path | None = None, download: bool = False,
 
 def download_torchvision(root: Path) -> None:
     import torchvision
+
     torchvision.datasets.CIFAR10(str(root), train=True, download=True)
     torchvision.datasets.CIFAR10(str(root), train=False, download=True)
 
 
 # ----------------------------------------------------------------------------- the JPEG pack
 
+
 def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray, limit: int | None, path: Path) -> torch.Tensor:
     from PIL import Image
+
     n = len(offsets) - 1 if limit is None else min(limit, len(offsets) - 1)
     out = np.empty((n, 32, 32, 3), dtype=np.uint8)
     for i in range(n):
         try:
-            img = Image.open(io.BytesIO(blob[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB")
+            img = Image.open(io.BytesIO(blob[offsets[i] : offsets[i + 1]].tobytes())).convert("RGB")
         except Exception as err:
             raise ValueError(f"{path}: image {i} is not a readable JPEG ({err})") from err
         if img.size != (32, 32):
@@ -154,8 +185,18 @@ def read_pack(path: str | Path, train_limit: int | None = None, test_limit: int 
         raise FileNotFoundError(f"CIFAR-10 pack not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as pack:
-            arrays = {k: pack[k] for k in ("train_jpeg", "train_offsets", "train_labels",
-                                           "test_jpeg", "test_offsets", "test_labels", "classes")}
+            arrays = {
+                k: pack[k]
+                for k in (
+                    "train_jpeg",
+                    "train_offsets",
+                    "train_labels",
+                    "test_jpeg",
+                    "test_offsets",
+                    "test_labels",
+                    "classes",
+                )
+            }
     except KeyError as err:
         raise ValueError(f"{path} is not a CIFAR-10 JPEG pack: missing array {err}") from err
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
@@ -166,16 +207,25 @@ def read_pack(path: str | Path, train_limit: int | None = None, test_limit: int 
         if len(offsets) != len(labels) + 1 or offsets[-1] > len(arrays[f"{name}_jpeg"]):
             raise ValueError(f"{path}: {name}_offsets do not match {name}_labels / {name}_jpeg")
         x = _decode_jpegs(arrays[f"{name}_jpeg"], offsets, limit, path)
-        split[name] = (x, torch.from_numpy(labels[:len(x)].astype(np.int64)))
-    return ImageData(*split["train"], *split["test"], tuple(str(c) for c in arrays["classes"]),
-                     source=f"JPEG pack {path}")
+        split[name] = (x, torch.from_numpy(labels[: len(x)].astype(np.int64)))
+    return ImageData(
+        *split["train"], *split["test"], tuple(str(c) for c in arrays["classes"]), source=f"JPEG pack {path}"
+    )
 
 
-def write_pack(path: str | Path, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
-               test_y: np.ndarray, classes=CLASSES, quality: int = 75) -> None:
+def write_pack(
+    path: str | Path,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    classes=CLASSES,
+    quality: int = 75,
+) -> None:
     """Write images (N, 32, 32, 3) uint8 as a JPEG pack, each split in a fixed random order
     (seed 0 for train, 1 for test), atomically."""
     from PIL import Image
+
     arrays = {"classes": np.array(classes)}
     for name, x, y, seed in (("train", train_x, train_y, 0), ("test", test_x, test_y, 1)):
         order = np.random.default_rng(seed).permutation(len(x))
@@ -193,15 +243,18 @@ def write_pack(path: str | Path, train_x: np.ndarray, train_y: np.ndarray, test_
     os.replace(tmp, path)
 
 
-def read_torchvision_layout(root: str | Path, train_limit: int | None = None,
-                            test_limit: int | None = None) -> ImageData:
+def read_torchvision_layout(
+    root: str | Path, train_limit: int | None = None, test_limit: int | None = None
+) -> ImageData:
     """Read torchvision's `cifar-10-batches-py` pickles from a folder the user chose (pickles can
     run code: never call this on a path found by searching)."""
     root = Path(root)
     folder = root if root.name == "cifar-10-batches-py" else root / "cifar-10-batches-py"
     split = {}
-    for name, files, limit in (("train", [f"data_batch_{i}" for i in range(1, 6)], train_limit),
-                               ("test", ["test_batch"], test_limit)):
+    for name, files, limit in (
+        ("train", [f"data_batch_{i}" for i in range(1, 6)], train_limit),
+        ("test", ["test_batch"], test_limit),
+    ):
         xs, ys = [], []
         for f in files:
             file = folder / f
@@ -221,8 +274,10 @@ def read_torchvision_layout(root: str | Path, train_limit: int | None = None,
 
 # ----------------------------------------------------------------------------- synthetic images
 
-def synthetic_images(n_train: int = 512, n_test: int = 256, num_classes: int = 10, size: int = 32,
-                     seed: int = 0) -> ImageData:
+
+def synthetic_images(
+    n_train: int = 512, n_test: int = 256, num_classes: int = 10, size: int = 32, seed: int = 0
+) -> ImageData:
     """A tiny stand-in for CIFAR-10: each class is a coloured shape at a random place on a
     noisy background. Learnable in a few steps, so trainer tests run in seconds."""
     g = torch.Generator().manual_seed(seed)
@@ -232,24 +287,34 @@ def synthetic_images(n_train: int = 512, n_test: int = 256, num_classes: int = 1
     def make(n):
         y = torch.randint(num_classes, (n,), generator=g)
         centre = torch.randint(size // 4, 3 * size // 4, (n, 2), generator=g)
-        radius = size / 6 + (y % 3).float() * size / 12                 # shape size depends on class
+        radius = size / 6 + (y % 3).float() * size / 12  # shape size depends on class
         dist = ((yy - centre[:, 0, None, None]) ** 2 + (xx - centre[:, 1, None, None]) ** 2).float().sqrt()
-        mask = (dist < radius[:, None, None]).float()[:, None]           # (n, 1, H, W)
-        background = torch.rand(n, 3, 1, 1, generator=g) * 0.3 + 0.1 * torch.rand(n, 3, size, size, generator=g)
+        mask = (dist < radius[:, None, None]).float()[:, None]  # (n, 1, H, W)
+        background = torch.rand(n, 3, 1, 1, generator=g) * 0.3 + 0.1 * torch.rand(
+            n, 3, size, size, generator=g
+        )
         img = mask * palette[y][:, :, None, None] + (1 - mask) * background
         return (img.clamp(0, 1) * 255).to(torch.uint8), y
 
     train_x, train_y = make(n_train)
     test_x, test_y = make(n_test)
-    return ImageData(train_x, train_y, test_x, test_y, tuple(f"class{i}" for i in range(num_classes)),
-                     source=f"synthetic (seed {seed})")
+    return ImageData(
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+        tuple(f"class{i}" for i in range(num_classes)),
+        source=f"synthetic (seed {seed})",
+    )
 
 
 # ----------------------------------------------------------------------------- augmentation
 
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """SimCLR's CIFAR augmentation; every sample draws its own parameters."""
+
     crop_scale: tuple[float, float] = (0.2, 1.0)
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
     flip_p: float = 0.5
@@ -262,16 +327,28 @@ class AugmentConfig:
 
 
 # Names of the columns of the parameter matrix `augment` returns (for probes).
-AUG_PARAM_NAMES = ("crop_cx", "crop_cy", "crop_w", "crop_h", "flip", "jitter_applied",
-                   "brightness", "contrast", "saturation", "hue", "grayscale")
+AUG_PARAM_NAMES = (
+    "crop_cx",
+    "crop_cy",
+    "crop_w",
+    "crop_h",
+    "flip",
+    "jitter_applied",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+    "grayscale",
+)
 
 
 def _uniform(n, lo, hi, g, device):
     return lo + (hi - lo) * torch.rand(n, device=device, generator=g)
 
 
-def sample_aug_params(n: int, cfg: AugmentConfig, generator: torch.Generator | None = None,
-                      device="cpu") -> torch.Tensor:
+def sample_aug_params(
+    n: int, cfg: AugmentConfig, generator: torch.Generator | None = None, device="cpu"
+) -> torch.Tensor:
     """(n, len(AUG_PARAM_NAMES)) float32: one independent draw per sample.
 
     Crop boxes are in [0, 1] image coordinates (centre, width, height); jitter factors are
@@ -297,7 +374,7 @@ def sample_aug_params(n: int, cfg: AugmentConfig, generator: torch.Generator | N
 
 
 def _grayscale(x: torch.Tensor) -> torch.Tensor:
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
 
 
 def _shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -321,8 +398,9 @@ def _shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     choices_g = torch.stack([t, v, v, q, p, p], 1)
     choices_b = torch.stack([p, p, t, v, v, q], 1)
     idx = i[:, None]
-    return torch.stack([choices_r.gather(1, idx)[:, 0], choices_g.gather(1, idx)[:, 0],
-                        choices_b.gather(1, idx)[:, 0]], 1)
+    return torch.stack(
+        [choices_r.gather(1, idx)[:, 0], choices_g.gather(1, idx)[:, 0], choices_b.gather(1, idx)[:, 0]], 1
+    )
 
 
 def apply_aug_params(images: torch.Tensor, params: torch.Tensor, out_size: int | None = None) -> torch.Tensor:
@@ -350,15 +428,18 @@ def apply_aug_params(images: torch.Tensor, params: torch.Tensor, out_size: int |
     x = (x * brightness[:, None, None, None]).clamp(0, 1)
     mean_gray = _grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
     x = (contrast[:, None, None, None] * x + (1 - contrast[:, None, None, None]) * mean_gray).clamp(0, 1)
-    x = (saturation[:, None, None, None] * x + (1 - saturation[:, None, None, None]) * _grayscale(x)).clamp(0, 1)
+    x = (saturation[:, None, None, None] * x + (1 - saturation[:, None, None, None]) * _grayscale(x)).clamp(
+        0, 1
+    )
     x = _shift_hue(x, hue)
     x = torch.where(gray[:, None, None, None] > 0, _grayscale(x).expand_as(x), x)
     mean, std = _mean_std(x.device)
     return (x - mean) / std
 
 
-def augment(images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(),
-            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(
+    images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(), generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One augmented view per image, on the images' device: ((B, 3, H, W) float, (B, 11) params)."""
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
@@ -368,8 +449,12 @@ def augment(images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(),
     return apply_aug_params(images, params), params
 
 
-def two_views(batch: torch.Tensor, generator: torch.Generator | None = None, cfg: AugmentConfig = AugmentConfig(),
-              channels_last: bool = False) -> torch.Tensor:
+def two_views(
+    batch: torch.Tensor,
+    generator: torch.Generator | None = None,
+    cfg: AugmentConfig = AugmentConfig(),
+    channels_last: bool = False,
+) -> torch.Tensor:
     """Two independently augmented views of each image: uint8 (B, 3, H, W) -> float (2B, 3, H, W),
     view 1 of every image first, then view 2 (the layout `step.training_step` expects)."""
     v1, _ = augment(batch, cfg, generator)
@@ -384,17 +469,24 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 255 - mean) / std
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The normalisation constants, made once per device (no host-to-device copy per batch)."""
-    return (torch.tensor(MEAN, device=device).view(1, 3, 1, 1), torch.tensor(STD, device=device).view(1, 3, 1, 1))
+    return (
+        torch.tensor(MEAN, device=device).view(1, 3, 1, 1),
+        torch.tensor(STD, device=device).view(1, 3, 1, 1),
+    )
 
 
 # ----------------------------------------------------------------------------- CLI
 
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m superinfo_lib.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m superinfo_lib.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     make = sub.add_parser("make-pack", help="make a JPEG pack from torchvision's CIFAR-10 layout")
     make.add_argument("--root", default=str(REPO_ROOT / "data"), help="folder holding cifar-10-batches-py")
@@ -404,8 +496,14 @@ def main(argv=None) -> None:
     if args.download:
         download_torchvision(Path(args.root))
     data = read_torchvision_layout(args.root)
-    write_pack(args.out, data.train_x.permute(0, 2, 3, 1).numpy(), data.train_y.numpy(),
-               data.test_x.permute(0, 2, 3, 1).numpy(), data.test_y.numpy(), data.classes)
+    write_pack(
+        args.out,
+        data.train_x.permute(0, 2, 3, 1).numpy(),
+        data.train_y.numpy(),
+        data.test_x.permute(0, 2, 3, 1).numpy(),
+        data.test_y.numpy(),
+        data.classes,
+    )
     print(f"wrote {args.out}: {len(data.train_y)} train + {len(data.test_y)} test images")
 
 

@@ -9,6 +9,7 @@ ranks' gradients for its rows, and DDP then *averages* the parameter gradients
 over the W ranks, so the update equals one process's gradient of the mean loss
 over all 2WN anchors.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,7 +70,7 @@ class _GatherWithGrad(torch.autograd.Function):
         world, rank = dist.get_world_size(), dist.get_rank()
         grad = grad.contiguous()
         if dist.get_backend() == "nccl":
-            mine = torch.empty_like(grad[:grad.shape[0] // world])
+            mine = torch.empty_like(grad[: grad.shape[0] // world])
             dist.reduce_scatter_tensor(mine, grad)
             return mine
         dist.all_reduce(grad)  # gloo has no reduce_scatter: sum everything, keep our slice
@@ -115,13 +116,13 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or world_size() == 1:
             return super().forward(x)
-        dims = [0, *range(2, x.dim())]                      # all but the channel dimension
+        dims = [0, *range(2, x.dim())]  # all but the channel dimension
         shape = [1, -1] + [1] * (x.dim() - 2)
         count = torch.full((1,), x.numel() / x.shape[1], dtype=x.dtype, device=x.device)
         sum_and_count = _AllReduceSum.apply(torch.cat([x.sum(dims), count]))
         n = sum_and_count[-1]
         mean = sum_and_count[:-1] / n
-        var = _AllReduceSum.apply((x - mean.view(shape)).pow(2).sum(dims)) / n   # biased, as BatchNorm
+        var = _AllReduceSum.apply((x - mean.view(shape)).pow(2).sum(dims)) / n  # biased, as BatchNorm
         y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
@@ -130,7 +131,7 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
                 self.num_batches_tracked.add_(1)
                 momentum = self.momentum if self.momentum is not None else 1 / self.num_batches_tracked.item()
                 self.running_mean.lerp_(mean, momentum)
-                self.running_var.lerp_(var * n / (n - 1), momentum)   # unbiased, as BatchNorm
+                self.running_var.lerp_(var * n / (n - 1), momentum)  # unbiased, as BatchNorm
         return y
 
 
@@ -139,8 +140,9 @@ def convert_sync_batchnorm(model: nn.Module, device_type: str) -> nn.Module:
     if device_type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if isinstance(model, nn.modules.batchnorm._BatchNorm) and not isinstance(model, CPUSyncBatchNorm):
-        sync = CPUSyncBatchNorm(model.num_features, model.eps, model.momentum, model.affine,
-                                model.track_running_stats)
+        sync = CPUSyncBatchNorm(
+            model.num_features, model.eps, model.momentum, model.affine, model.track_running_stats
+        )
         # Share the same parameters and buffers, like torch's converter does.
         for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
             setattr(sync, name, getattr(model, name))
@@ -162,10 +164,10 @@ def gather_rows(t: torch.Tensor) -> torch.Tensor:
     dist.all_gather(sizes, size)
     longest = int(max(s.item() for s in sizes))
     padded = torch.zeros((longest, *t.shape[1:]), dtype=t.dtype, device=t.device)
-    padded[:t.shape[0]] = t
+    padded[: t.shape[0]] = t
     parts = [torch.zeros_like(padded) for _ in range(world)]
     dist.all_gather(parts, padded)
-    return torch.cat([p[:int(s.item())] for p, s in zip(parts, sizes)])
+    return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes)])
 
 
 def barrier() -> None:

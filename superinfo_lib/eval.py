@@ -7,6 +7,7 @@ so batch-norm statistics are frozen too). Report the final epoch, never the best
 
     python -m superinfo_lib.eval --checkpoint runs/superinfo/checkpoint.pt
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,15 @@ from .step import autocast, choose_precision
 
 
 @torch.no_grad()
-def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 1024, device=None,
-                     channels_last: bool = False, precision: str | None = None,
-                     transform: Callable[[torch.Tensor], torch.Tensor] = normalize) -> torch.Tensor:
+def extract_features(
+    encoder: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 1024,
+    device=None,
+    channels_last: bool = False,
+    precision: str | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] = normalize,
+) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> float32 (N, F) features of `encoder` in eval mode.
 
     `transform` turns each uint8 batch (on the encoder's device) into the encoder's input:
@@ -49,8 +56,15 @@ def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int =
 
 
 @torch.no_grad()
-def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
-                num_classes: int, k: int = 200, temperature: float = 0.1, chunk: int = 1024) -> torch.Tensor:
+def knn_predict(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    num_classes: int,
+    k: int = 200,
+    temperature: float = 0.1,
+    chunk: int = 1024,
+) -> torch.Tensor:
     """Weighted kNN (Wu et al., 2018): votes exp(cos / t) of the k nearest training features.
 
     Args:
@@ -67,23 +81,39 @@ def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, test_f
     k = min(k, len(train))
     preds = []
     for start in range(0, len(test_features), chunk):
-        test = F.normalize(test_features[start:start + chunk].float().to(train.device), dim=1)
-        sim, idx = (test @ train.T).topk(k, dim=1)                       # (m, k)
+        test = F.normalize(test_features[start : start + chunk].float().to(train.device), dim=1)
+        sim, idx = (test @ train.T).topk(k, dim=1)  # (m, k)
         votes = torch.zeros(len(test), num_classes, device=train.device)
         votes.scatter_add_(1, labels[idx], (sim / temperature).exp())
         preds.append(votes.argmax(1))
     return torch.cat(preds)
 
 
-def knn_accuracy(train_features, train_labels, test_features, test_labels, num_classes: int,
-                 k: int = 200, temperature: float = 0.1) -> float:
+def knn_accuracy(
+    train_features,
+    train_labels,
+    test_features,
+    test_labels,
+    num_classes: int,
+    k: int = 200,
+    temperature: float = 0.1,
+) -> float:
     pred = knn_predict(train_features, train_labels, test_features, num_classes, k, temperature)
     return (pred.cpu() == test_labels.cpu()).float().mean().item()
 
 
-def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
-                 test_labels: torch.Tensor, num_classes: int, epochs: int = 100, lr: float = 1e-3,
-                 weight_decay: float = 1e-5, batch_size: int = 512, seed: int = 0) -> float:
+def linear_probe(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    num_classes: int,
+    epochs: int = 100,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-5,
+    batch_size: int = 512,
+    seed: int = 0,
+) -> float:
     """Test accuracy of a linear classifier trained on fixed features (Adam, cosine lr).
 
     Features are standardised with the training set's statistics. Returns the accuracy
@@ -103,7 +133,7 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     for _ in range(epochs):
         order = torch.randperm(len(xtr), generator=g).to(device)
         for start in range(0, len(xtr), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss = F.cross_entropy(clf(xtr[idx]), ytr[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -124,9 +154,17 @@ def few_label_indices(labels: torch.Tensor, per_class: int, seed: int = 0) -> to
     return torch.cat(picks)
 
 
-def evaluate_model(model, data, *, linear_epochs: int = 100, few_label: tuple[int, ...] = (10, 100),
-                   probe_images: int = 5000, seed: int = 0, features: tuple[torch.Tensor, ...] | None = None,
-                   precision: str | None = None) -> dict:
+def evaluate_model(
+    model,
+    data,
+    *,
+    linear_epochs: int = 100,
+    few_label: tuple[int, ...] = (10, 100),
+    probe_images: int = 5000,
+    seed: int = 0,
+    features: tuple[torch.Tensor, ...] | None = None,
+    precision: str | None = None,
+) -> dict:
     """The one evaluation of a trained SuperInfoModel: the trainer's final evaluation, the
     evaluation CLI, the GPU runs and notebook 6 all call it. Keys as in superinfo_lib/results.py.
 
@@ -143,44 +181,70 @@ def evaluate_model(model, data, *, linear_epochs: int = 100, few_label: tuple[in
     channels_last = device.type == "cuda"
     num_classes = len(data.classes)
     if features is None:
-        embed = lambda x: extract_features(model.backbone, x, channels_last=channels_last, precision=precision)
+        embed = lambda x: extract_features(
+            model.backbone, x, channels_last=channels_last, precision=precision
+        )
         features = (embed(data.train_x), data.train_y, embed(data.test_x), data.test_y)
     train_f, train_y, test_f, test_y = features
     train_y = train_y.to(train_f.device)
-    results = {"knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, num_classes), "linear_top1": None,
-               "few_label": {}, "linear_epochs": linear_epochs, "n_train": len(train_f), "n_test": len(test_f)}
+    results = {
+        "knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, num_classes),
+        "linear_top1": None,
+        "few_label": {},
+        "linear_epochs": linear_epochs,
+        "n_train": len(train_f),
+        "n_test": len(test_f),
+    }
     if linear_epochs:
-        results["linear_top1"] = linear_probe(train_f, train_y, test_f, test_y, num_classes, epochs=linear_epochs)
+        results["linear_top1"] = linear_probe(
+            train_f, train_y, test_f, test_y, num_classes, epochs=linear_epochs
+        )
     for per_class in few_label:
         idx = few_label_indices(train_y, per_class).to(train_f.device)
         # Few examples: more epochs, so the tiny training set is fitted.
         results["few_label"][str(per_class)] = linear_probe(
-            train_f[idx], train_y[idx], test_f, test_y, num_classes, epochs=max(linear_epochs, 200),
-            batch_size=min(512, len(idx)))  # fmt: skip
+            train_f[idx],
+            train_y[idx],
+            test_f,
+            test_y,
+            num_classes,
+            epochs=max(linear_epochs, 200),
+            batch_size=min(512, len(idx)),
+        )
     if probe_images:
         images = data.test_x[:probe_images]
         probe_backbone = augmentation_probe(model.backbone, images, seed=seed)
         probe_mu = augmentation_probe(MuEncoder(model), images, seed=seed)
-        results.update(aug_probe_mean_r2=probe_backbone["mean_r2"], aug_probe_mu_mean_r2=probe_mu["mean_r2"],
-                       aug_probe={"backbone": probe_backbone, "mu": probe_mu, "images": len(images)})  # fmt: skip
+        results.update(
+            aug_probe_mean_r2=probe_backbone["mean_r2"],
+            aug_probe_mu_mean_r2=probe_mu["mean_r2"],
+            aug_probe={"backbone": probe_backbone, "mu": probe_mu, "images": len(images)},
+        )
     return results
 
 
 def main(argv=None) -> int:
     from .checkpoint import load_checkpoint_model
 
-    parser = argparse.ArgumentParser(prog="python -m superinfo_lib.eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m superinfo_lib.eval",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by superinfo_lib.train")
     parser.add_argument("--data", default=None, help="CIFAR-10 pack or torchvision folder (default: search)")
     parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
     parser.add_argument("--linear-epochs", type=int, default=100)
-    parser.add_argument("--few-label", type=int, nargs="*", default=[10, 100],
-                        help="labels per class for few-label probes")  # fmt: skip
-    parser.add_argument("--probe-images", type=int, default=5000,
-                        help="test images for the augmentation probe (0: skip it)")  # fmt: skip
-    parser.add_argument("--out", default=None, help="JSON file for the results (default: next to the checkpoint)")
+    parser.add_argument(
+        "--few-label", type=int, nargs="*", default=[10, 100], help="labels per class for few-label probes"
+    )
+    parser.add_argument(
+        "--probe-images", type=int, default=5000, help="test images for the augmentation probe (0: skip it)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="JSON file for the results (default: next to the checkpoint)"
+    )
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     args = parser.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -192,9 +256,16 @@ def main(argv=None) -> int:
         return 2
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    results = evaluate_model(model, data, linear_epochs=args.linear_epochs, few_label=tuple(args.few_label),
-                             probe_images=min(args.probe_images, len(data.test_x)))  # fmt: skip
-    results.update(checkpoint=str(args.checkpoint), step=ckpt.get("step"), data=data.source, device=str(device))
+    results = evaluate_model(
+        model,
+        data,
+        linear_epochs=args.linear_epochs,
+        few_label=tuple(args.few_label),
+        probe_images=min(args.probe_images, len(data.test_x)),
+    )
+    results.update(
+        checkpoint=str(args.checkpoint), step=ckpt.get("step"), data=data.source, device=str(device)
+    )
     out = Path(args.out) if args.out else Path(args.checkpoint).with_name("eval.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

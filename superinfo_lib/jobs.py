@@ -7,6 +7,7 @@ when --out is given (default: $OUT) every JSON of that folder is also packed int
 the tar into results/ with
     python -m superinfo_lib.results import-bundle <machine's out folder>/results.tar results/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,26 +28,47 @@ DEFAULT_WORK_DIR = REPO_ROOT / "runs" / "gpu_work"
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search")
-    parser.add_argument("--synthetic", action="store_true", help="synthetic images instead of CIFAR-10 (tests)")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="synthetic images instead of CIFAR-10 (tests)"
+    )
     parser.add_argument("--train-limit", type=int, default=None, help="first N training images only")
     parser.add_argument("--test-limit", type=int, default=None, help="first N test images only")
-    parser.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR),
-                        help="where result JSONs go (not results/: import them after checking)")
+    parser.add_argument(
+        "--results-dir",
+        default=str(DEFAULT_RESULTS_DIR),
+        help="where result JSONs go (not results/: import them after checking)",
+    )
     parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="checkpoints and logs of the runs")
-    parser.add_argument("--out", default=os.environ.get("OUT"),
-                        help="also pack the result JSONs into <out>/results.tar (default: $OUT if set)")
-    parser.add_argument("--budget-s", type=float, default=None,
-                        help="wall-clock budget: stop starting work that would not finish inside it")
-    parser.add_argument("--deadline", type=float, default=float(os.environ["SUPERINFO_DEADLINE"])
-                        if os.environ.get("SUPERINFO_DEADLINE") else None,
-                        help="also stop by this Unix time (default: $SUPERINFO_DEADLINE), shared by the "
-                             "commands of one device call: export SUPERINFO_DEADLINE=$(( $(date +%%s) + 540 ))")
+    parser.add_argument(
+        "--out",
+        default=os.environ.get("OUT"),
+        help="also pack the result JSONs into <out>/results.tar (default: $OUT if set)",
+    )
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="wall-clock budget: stop starting work that would not finish inside it",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=float(os.environ["SUPERINFO_DEADLINE"]) if os.environ.get("SUPERINFO_DEADLINE") else None,
+        help="also stop by this Unix time (default: $SUPERINFO_DEADLINE), shared by the "
+        "commands of one device call: export SUPERINFO_DEADLINE=$(( $(date +%%s) + 540 ))",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
-    parser.add_argument("--tag", default=None,
-                        help="recorded in every result as session_item (experiments/gpu_session.py's queue)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="CPU-sized: small arch, few images and steps; proves the code path, no figures")
+    parser.add_argument(
+        "--tag",
+        default=None,
+        help="recorded in every result as session_item (experiments/gpu_session.py's queue)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="CPU-sized: small arch, few images and steps; proves the code path, no figures",
+    )
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -86,8 +108,14 @@ class Budget:
 class ResultWriter:
     """Writes result JSONs into results_dir and refreshes <out>/results.tar after each."""
 
-    def __init__(self, results_dir: str | Path, out: str | None, seed: int, device: torch.device,
-                 tag: str | None = None):
+    def __init__(
+        self,
+        results_dir: str | Path,
+        out: str | None,
+        seed: int,
+        device: torch.device,
+        tag: str | None = None,
+    ):
         self.results_dir = Path(results_dir)
         self.bundle = Path(out) / "results.tar" if out else None
         self.seed, self.device, self.tag = seed, device, tag

@@ -11,6 +11,7 @@ exponential warm-up is MIB (Federici et al., 2020) with an InfoNCE critic.
 
 Every function here is pure: tensors in, tensors out.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,12 +26,15 @@ def _check_finite_number(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
-def _check_pair(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor, check_finite: bool = True) -> None:
+def _check_pair(
+    name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor, check_finite: bool = True
+) -> None:
     if a.ndim != 2:
         raise ValueError(f"{name_a} must have shape (N, D), got {tuple(a.shape)}")
     if a.shape != b.shape:
         raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     if a.shape[0] == 0:
         raise ValueError(f"{name_a} is an empty batch (N = 0)")
     # The finiteness check waits for the GPU; the trainer skips it and checks its loss on the device.
@@ -39,9 +43,14 @@ def _check_pair(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor, chec
             raise ValueError(f"{name} contains NaN or inf")
 
 
-def info_nce(p1: torch.Tensor, p2: torch.Tensor, temperature: float,
-             gathered: tuple[torch.Tensor, torch.Tensor] | None = None, rank: int = 0,
-             check_finite: bool = True) -> torch.Tensor:
+def info_nce(
+    p1: torch.Tensor,
+    p2: torch.Tensor,
+    temperature: float,
+    gathered: tuple[torch.Tensor, torch.Tensor] | None = None,
+    rank: int = 0,
+    check_finite: bool = True,
+) -> torch.Tensor:
     """NT-Xent (SimCLR) loss for N positive pairs, i.e. 2N anchors.
 
     Args:
@@ -66,27 +75,32 @@ def info_nce(p1: torch.Tensor, p2: torch.Tensor, temperature: float,
     n = p1.shape[0]
     dtype = torch.float64 if p1.dtype == torch.float64 else torch.float32
     with torch.autocast(device_type=p1.device.type, enabled=False):  # bf16 logits lose the ranking
-        anchors = F.normalize(torch.cat([p1, p2]).to(dtype), dim=1)           # (2N, D)
+        anchors = F.normalize(torch.cat([p1, p2]).to(dtype), dim=1)  # (2N, D)
         if gathered is None:
             candidates, offset, total_pairs = anchors, 0, n
         else:
             g1, g2 = gathered
             total_pairs = g1.shape[0]
-            candidates = F.normalize(torch.cat([g1, g2]).to(dtype), dim=1)   # (2WN, D)
+            candidates = F.normalize(torch.cat([g1, g2]).to(dtype), dim=1)  # (2WN, D)
             offset = rank * n
-        logits = anchors @ candidates.T / temperature                       # (2N, 2N')
+        logits = anchors @ candidates.T / temperature  # (2N, 2N')
     # Anchor k < N is view-1 sample i = k; anchor N + i is view-2 sample i. Their rows
     # among the candidates sit at offset + i and total_pairs + offset + i.
     local = torch.arange(n, device=p1.device)
     self_index = torch.cat([offset + local, total_pairs + offset + local])
     positive_index = torch.cat([total_pairs + offset + local, offset + local])
     rows = torch.arange(2 * n, device=p1.device)
-    logits[rows, self_index] = float("-inf")                            # mask self-similarity
+    logits[rows, self_index] = float("-inf")  # mask self-similarity
     return F.cross_entropy(logits, positive_index)
 
 
-def gaussian_kl(mu_a: torch.Tensor, logvar_a: torch.Tensor,
-                mu_b: torch.Tensor, logvar_b: torch.Tensor, check_finite: bool = True) -> torch.Tensor:
+def gaussian_kl(
+    mu_a: torch.Tensor,
+    logvar_a: torch.Tensor,
+    mu_b: torch.Tensor,
+    logvar_b: torch.Tensor,
+    check_finite: bool = True,
+) -> torch.Tensor:
     """Per-sample KL(N_a || N_b) of diagonal Gaussians, summed over dimensions.
 
     Args:
@@ -101,8 +115,9 @@ def gaussian_kl(mu_a: torch.Tensor, logvar_a: torch.Tensor,
     _check_pair("mu_a", mu_a, "mu_b", mu_b, check_finite)
     _check_pair("logvar_a", logvar_a, "logvar_b", logvar_b, check_finite)
     if mu_a.shape != logvar_a.shape:
-        raise ValueError(f"mu_a and logvar_a must have the same shape, got "
-                         f"{tuple(mu_a.shape)} and {tuple(logvar_a.shape)}")
+        raise ValueError(
+            f"mu_a and logvar_a must have the same shape, got {tuple(mu_a.shape)} and {tuple(logvar_a.shape)}"
+        )
     dtype = torch.float64 if mu_a.dtype == torch.float64 else torch.float32
     with torch.autocast(device_type=mu_a.device.type, enabled=False):
         mu_a, logvar_a, mu_b, logvar_b = (t.to(dtype) for t in (mu_a, logvar_a, mu_b, logvar_b))
@@ -112,13 +127,23 @@ def gaussian_kl(mu_a: torch.Tensor, logvar_a: torch.Tensor,
         return 0.5 * per_dim.clamp_min(0).sum(dim=1)
 
 
-def superinfo_loss(p1: torch.Tensor, p2: torch.Tensor,
-                   mu1: torch.Tensor, logvar1: torch.Tensor,
-                   mu2: torch.Tensor, logvar2: torch.Tensor, *,
-                   lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0.0,
-                   temperature: float = 0.5, allow_negative_beta: bool = False,
-                   gathered: tuple[torch.Tensor, torch.Tensor] | None = None, rank: int = 0,
-                   check_finite: bool = True) -> dict[str, torch.Tensor]:
+def superinfo_loss(
+    p1: torch.Tensor,
+    p2: torch.Tensor,
+    mu1: torch.Tensor,
+    logvar1: torch.Tensor,
+    mu2: torch.Tensor,
+    logvar2: torch.Tensor,
+    *,
+    lambda_pred: float = 1.0,
+    beta_12: float = 0.0,
+    beta_21: float = 0.0,
+    temperature: float = 0.5,
+    allow_negative_beta: bool = False,
+    gathered: tuple[torch.Tensor, torch.Tensor] | None = None,
+    rank: int = 0,
+    check_finite: bool = True,
+) -> dict[str, torch.Tensor]:
     """The SuperInfo objective for one batch of N pairs.
 
     Args:
@@ -138,14 +163,20 @@ def superinfo_loss(p1: torch.Tensor, p2: torch.Tensor,
         dict of scalars: "loss" (the total), "nce", "kl_12", "kl_21" (batch means),
         "mi_lower_bound" = log(2N' - 1) - nce (nats), N' the pairs contrasted.
     """
-    for name, value in (("lambda_pred", lambda_pred), ("beta_12", beta_12),
-                        ("beta_21", beta_21), ("temperature", temperature)):
+    for name, value in (
+        ("lambda_pred", lambda_pred),
+        ("beta_12", beta_12),
+        ("beta_21", beta_21),
+        ("temperature", temperature),
+    ):
         _check_finite_number(name, value)
     if not allow_negative_beta:
         for name, value in (("beta_12", beta_12), ("beta_21", beta_21)):
             if value < 0:
-                raise ValueError(f"{name} = {value} is negative: that rewards the KL upper bound, "
-                                 "which is unbounded; pass allow_negative_beta=True to do it anyway")
+                raise ValueError(
+                    f"{name} = {value} is negative: that rewards the KL upper bound, "
+                    "which is unbounded; pass allow_negative_beta=True to do it anyway"
+                )
     nce = info_nce(p1, p2, temperature, gathered=gathered, rank=rank, check_finite=check_finite)
     kl_12 = gaussian_kl(mu1, logvar1, mu2, logvar2, check_finite).mean()
     kl_21 = gaussian_kl(mu2, logvar2, mu1, logvar1, check_finite).mean()
@@ -178,7 +209,14 @@ class LossPreset:
     allow_negative_beta: bool = False
 
     def __post_init__(self):
-        for name in ("lambda_pred", "beta_12", "beta_21", "temperature", "beta_warmup_fraction", "beta_start"):
+        for name in (
+            "lambda_pred",
+            "beta_12",
+            "beta_21",
+            "temperature",
+            "beta_warmup_fraction",
+            "beta_start",
+        ):
             _check_finite_number(name, getattr(self, name))
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
@@ -195,10 +233,12 @@ class LossPreset:
 
     def betas_at(self, progress: float) -> tuple[float, float]:
         """(beta_12, beta_21) at training progress in [0, 1]."""
-        return (exponential_warmup(self.beta_12, progress, self.beta_warmup_fraction, self.beta_start),
-                exponential_warmup(self.beta_21, progress, self.beta_warmup_fraction, self.beta_start))
+        return (
+            exponential_warmup(self.beta_12, progress, self.beta_warmup_fraction, self.beta_start),
+            exponential_warmup(self.beta_21, progress, self.beta_warmup_fraction, self.beta_start),
+        )
 
-    def with_overrides(self, **overrides) -> "LossPreset":
+    def with_overrides(self, **overrides) -> LossPreset:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 

@@ -3,6 +3,7 @@
 Training uses a reparameterised sample z = mu + sigma * eps; evaluation uses the
 backbone feature h (or the mean mu), never a sample.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,10 +29,22 @@ class SmallConvNet(nn.Sequential):
 
     def __init__(self, width: int = 32):
         def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-        super().__init__(*block(3, width), nn.MaxPool2d(2), *block(width, 2 * width), nn.MaxPool2d(2),
-                         *block(2 * width, 4 * width), *block(4 * width, 4 * width),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            return [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
+
+        super().__init__(
+            *block(3, width),
+            nn.MaxPool2d(2),
+            *block(width, 2 * width),
+            nn.MaxPool2d(2),
+            *block(2 * width, 4 * width),
+            *block(4 * width, 4 * width),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.feature_dim = 4 * width
 
 
@@ -63,15 +76,24 @@ class GaussianHead(nn.Module):
 
 def projector(in_dim: int, hidden_dim: int = 2048, out_dim: int = 128) -> nn.Module:
     """SimCLR's MLP: Linear-BN-ReLU-Linear, (B, in_dim) -> (B, out_dim)."""
-    return nn.Sequential(nn.Linear(in_dim, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim),
-                         nn.ReLU(inplace=True), nn.Linear(hidden_dim, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden_dim, bias=False),
+        nn.BatchNorm1d(hidden_dim),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden_dim, out_dim),
+    )
 
 
 class SuperInfoModel(nn.Module):
     """backbone -> GaussianHead -> sample -> projector. One model serves all three losses."""
 
-    def __init__(self, arch: str = "resnet18", latent_dim: int | None = None,
-                 proj_hidden: int = 2048, proj_out: int = 128):
+    def __init__(
+        self,
+        arch: str = "resnet18",
+        latent_dim: int | None = None,
+        proj_hidden: int = 2048,
+        proj_out: int = 128,
+    ):
         super().__init__()
         self.arch = arch
         self.backbone = make_backbone(arch)
@@ -103,5 +125,9 @@ class SuperInfoModel(nn.Module):
 
 
 def model_config(model: SuperInfoModel) -> dict:
-    return {"arch": model.arch, "latent_dim": model.latent_dim,
-            "proj_hidden": model.projector[0].out_features, "proj_out": model.projector[3].out_features}
+    return {
+        "arch": model.arch,
+        "latent_dim": model.latent_dim,
+        "proj_hidden": model.projector[0].out_features,
+        "proj_out": model.projector[3].out_features,
+    }

@@ -5,6 +5,7 @@ the other view does not share. If a ridge regression can read them from the view
 representation on held-out images, the representation keeps superfluous information.
 SuperInfo should lower this score while keeping class accuracy.
 """
+
 from __future__ import annotations
 
 import torch
@@ -14,8 +15,18 @@ from .data import AUG_PARAM_NAMES, AugmentConfig, apply_aug_params, sample_aug_p
 from .eval import extract_features
 
 # Parameters probed: those that vary continuously or as a coin flip under the default config.
-PROBED_PARAMS = ("crop_cx", "crop_cy", "crop_w", "crop_h", "flip", "brightness", "contrast",
-                 "saturation", "hue", "grayscale")
+PROBED_PARAMS = (
+    "crop_cx",
+    "crop_cy",
+    "crop_w",
+    "crop_h",
+    "flip",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+    "grayscale",
+)
 
 
 RIDGE_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -46,8 +57,9 @@ def _r2(pred: torch.Tensor, y: torch.Tensor, reference_mean: torch.Tensor) -> to
     return 1 - residual / total
 
 
-def select_ridge(train_x: torch.Tensor, train_y: torch.Tensor, grid=RIDGE_GRID, holdout: float = 0.25
-                 ) -> torch.Tensor:
+def select_ridge(
+    train_x: torch.Tensor, train_y: torch.Tensor, grid=RIDGE_GRID, holdout: float = 0.25
+) -> torch.Tensor:
     """Per target column, the grid value with the best R^2 on the last `holdout` of the training rows.
 
     With few rows and many features a fixed small penalty overfits (R^2 well below 0 on
@@ -56,12 +68,19 @@ def select_ridge(train_x: torch.Tensor, train_y: torch.Tensor, grid=RIDGE_GRID, 
     """
     n_fit = int(len(train_x) * (1 - holdout))
     fit_x, fit_y, val_x, val_y = train_x[:n_fit], train_y[:n_fit], train_x[n_fit:], train_y[n_fit:]
-    scores = torch.stack([_r2(fit_ridge(fit_x, fit_y, r)(val_x), val_y, fit_y.mean(0)) for r in grid])  # (G, T)
+    scores = torch.stack(
+        [_r2(fit_ridge(fit_x, fit_y, r)(val_x), val_y, fit_y.mean(0)) for r in grid]
+    )  # (G, T)
     return torch.tensor(grid, dtype=torch.float64)[scores.argmax(0).cpu()]
 
 
-def ridge_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
-             ridge: float | None = None) -> torch.Tensor:
+def ridge_r2(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    ridge: float | None = None,
+) -> torch.Tensor:
     """Held-out R^2 of a ridge regression per target column.
 
     Args:
@@ -81,9 +100,15 @@ def ridge_r2(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
 
 
 @torch.no_grad()
-def augmentation_probe(encoder: nn.Module, images: torch.Tensor, cfg: AugmentConfig = AugmentConfig(),
-                       seed: int = 0, batch_size: int = 512, train_fraction: float = 0.7,
-                       other_view: bool = False) -> dict[str, float]:
+def augmentation_probe(
+    encoder: nn.Module,
+    images: torch.Tensor,
+    cfg: AugmentConfig = AugmentConfig(),
+    seed: int = 0,
+    batch_size: int = 512,
+    train_fraction: float = 0.7,
+    other_view: bool = False,
+) -> dict[str, float]:
     """R^2 of each augmentation parameter read from encoder(augmented image), held out.
 
     Args:

@@ -25,6 +25,7 @@ marks them ("cpu": true), `results_table` leaves them out unless asked, and
     python -m superinfo_lib.results table [results/]            # markdown tables
     python -m superinfo_lib.results import-bundle results.tar results/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,7 @@ FORMAT_VERSION = 1
 
 # ----------------------------------------------------------------------------- provenance
 
+
 def device_info(device=None) -> dict:
     """{"device": name, "device_type": "cuda" / "cpu"} of `device` (default: cuda if present)."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -63,10 +65,16 @@ def git_commit() -> tuple[str, str]:
     if os.environ.get("SUPERINFO_COMMIT"):
         return os.environ["SUPERINFO_COMMIT"], "env"
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         if re.fullmatch(r"[0-9a-f]{40}", sha):
             return sha + ("-dirty" if dirty else ""), "git"
     except (OSError, subprocess.SubprocessError):
@@ -76,13 +84,21 @@ def git_commit() -> tuple[str, str]:
 
 def provenance(seed: int | None = None, command: str | None = None, device=None) -> dict:
     sha, source = git_commit()
-    return {"format": FORMAT_VERSION, **device_info(device), "torch": str(torch.__version__),
-            "python": platform.python_version(), "commit": sha, "commit_source": source, "seed": seed,
-            "command": command if command is not None else " ".join(shlex.quote(a) for a in sys.argv),
-            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "format": FORMAT_VERSION,
+        **device_info(device),
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
+        "commit": sha,
+        "commit_source": source,
+        "seed": seed,
+        "command": command if command is not None else " ".join(shlex.quote(a) for a in sys.argv),
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 # ----------------------------------------------------------------------------- writing
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "result"
@@ -94,9 +110,17 @@ def result_name(kind: str, label: str) -> str:
     return f"{kind}-{_slug(label)}-{stamp}.json"
 
 
-def write_result(kind: str, payload: dict, out_dir: str | Path, name: str | None = None, *,
-                 seed: int | None = None, command: str | None = None, device=None,
-                 allow_cpu_in_results: bool = False) -> Path:
+def write_result(
+    kind: str,
+    payload: dict,
+    out_dir: str | Path,
+    name: str | None = None,
+    *,
+    seed: int | None = None,
+    command: str | None = None,
+    device=None,
+    allow_cpu_in_results: bool = False,
+) -> Path:
     """Write payload + provenance as <out_dir>/<name> (atomically; rewriting the same name
     updates a partial result). Returns the path.
 
@@ -110,10 +134,15 @@ def write_result(kind: str, payload: dict, out_dir: str | Path, name: str | None
     record = {"kind": kind, **provenance(seed, command, device), **payload}
     record["kind"] = kind
     out_dir = Path(out_dir)
-    if (record["device_type"] != "cuda" and not allow_cpu_in_results
-            and out_dir.resolve() == RESULTS_DIR.resolve()):
-        raise ValueError(f"out_dir {out_dir} is the repository's results/ folder, which holds GPU figures "
-                         "only: write CPU (smoke) results elsewhere")
+    if (
+        record["device_type"] != "cuda"
+        and not allow_cpu_in_results
+        and out_dir.resolve() == RESULTS_DIR.resolve()
+    ):
+        raise ValueError(
+            f"out_dir {out_dir} is the repository's results/ folder, which holds GPU figures "
+            "only: write CPU (smoke) results elsewhere"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / (name or result_name(kind, str(payload.get("label", kind))))
     if path.suffix != ".json":
@@ -147,8 +176,10 @@ def write_bundle(results_dir: str | Path, bundle: str | Path) -> Path:
 
 # ----------------------------------------------------------------------------- reading
 
+
 class ResultList(list):
     """A list of result dicts with a `message` saying what was found (or why nothing was)."""
+
     message: str = ""
 
 
@@ -167,8 +198,9 @@ def read_result(path: str | Path) -> dict:
     return record
 
 
-def load_results(results_dir: str | Path = RESULTS_DIR, kind: str | None = None,
-                 include_cpu: bool = True) -> ResultList:
+def load_results(
+    results_dir: str | Path = RESULTS_DIR, kind: str | None = None, include_cpu: bool = True
+) -> ResultList:
     """Every result (*.json) in results_dir, oldest first, optionally of one kind.
 
     A missing or empty folder gives an empty list whose `.message` says so; a corrupt file
@@ -179,8 +211,10 @@ def load_results(results_dir: str | Path = RESULTS_DIR, kind: str | None = None,
     results_dir = Path(results_dir)
     out = ResultList()
     if not results_dir.is_dir():
-        out.message = (f"no results: the folder {results_dir} does not exist (GPU figures are made by "
-                       "bench/README.md's commands on a GPU machine)")
+        out.message = (
+            f"no results: the folder {results_dir} does not exist (GPU figures are made by "
+            "bench/README.md's commands on a GPU machine)"
+        )
         return out
     for path in sorted(results_dir.glob("*.json")):
         record = read_result(path)
@@ -189,16 +223,20 @@ def load_results(results_dir: str | Path = RESULTS_DIR, kind: str | None = None,
     out.sort(key=lambda r: (str(r.get("timestamp", "")), r["_path"]))
     what = f"{kind} results" if kind else "results"
     if not out:
-        out.message = (f"no {what} in {results_dir} yet (GPU figures are made by bench/README.md's "
-                       "commands on a GPU machine)")
+        out.message = (
+            f"no {what} in {results_dir} yet (GPU figures are made by bench/README.md's "
+            "commands on a GPU machine)"
+        )
     else:
         cpu = sum(r["cpu"] for r in out)
         out.message = f"{len(out)} {what} in {results_dir}" + (
-            f", {cpu} of them from a CPU (smoke tests, not GPU figures)" if cpu else "")
+            f", {cpu} of them from a CPU (smoke tests, not GPU figures)" if cpu else ""
+        )
     return out
 
 
 # ----------------------------------------------------------------------------- tables
+
 
 def _fmt(value, digits: int = 4) -> str:
     """None -> "–", bool -> yes/no, float -> `digits` significant digits (large ones as integers)."""
@@ -207,7 +245,7 @@ def _fmt(value, digits: int = 4) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"
+        return f"{value:.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
     return str(value)
 
 
@@ -216,7 +254,11 @@ def _pct(value) -> str:
 
 
 def _device_label(record: dict) -> str:
-    return f"{record.get('device', '?')} (CPU smoke test, not a GPU figure)" if record.get("cpu") else record.get("device", "?")
+    return (
+        f"{record.get('device', '?')} (CPU smoke test, not a GPU figure)"
+        if record.get("cpu")
+        else record.get("device", "?")
+    )
 
 
 def results_table(results: list[dict], kind: str = "run", include_cpu: bool = False) -> list[dict]:
@@ -227,36 +269,59 @@ def results_table(results: list[dict], kind: str = "run", include_cpu: bool = Fa
     """
     rows = []
     for record in results:
-        if record.get("kind") != kind or (record.get("cpu", record.get("device_type") != "cuda")
-                                          and not include_cpu):
+        if record.get("kind") != kind or (
+            record.get("cpu", record.get("device_type") != "cuda") and not include_cpu
+        ):
             continue
         device = _device_label(record)
         if kind == "run":
             few = record.get("few_label") or {}
-            rows.append({"method": record.get("method"), "epochs": _fmt(record.get("epochs_done", record.get("epochs"))),
-                         "batch": _fmt(record.get("batch_size")),
-                         "beta_12 / beta_21": f"{_fmt(record.get('beta_12'))} / {_fmt(record.get('beta_21'))}",
-                         "kNN top-1 %": _pct(record.get("knn_top1")), "linear %": _pct(record.get("linear_top1")),
-                         "10/class %": _pct(few.get("10")), "100/class %": _pct(few.get("100")),
-                         "aug probe R2": _fmt(record.get("aug_probe_mean_r2"), 3),
-                         "train min": _fmt(record["train_s"] / 60, 2) if record.get("train_s") else "–",
-                         "device": device, "seed": _fmt(record.get("seed"))})
+            rows.append(
+                {
+                    "method": record.get("method"),
+                    "epochs": _fmt(record.get("epochs_done", record.get("epochs"))),
+                    "batch": _fmt(record.get("batch_size")),
+                    "beta_12 / beta_21": f"{_fmt(record.get('beta_12'))} / {_fmt(record.get('beta_21'))}",
+                    "kNN top-1 %": _pct(record.get("knn_top1")),
+                    "linear %": _pct(record.get("linear_top1")),
+                    "10/class %": _pct(few.get("10")),
+                    "100/class %": _pct(few.get("100")),
+                    "aug probe R2": _fmt(record.get("aug_probe_mean_r2"), 3),
+                    "train min": _fmt(record["train_s"] / 60, 2) if record.get("train_s") else "–",
+                    "device": device,
+                    "seed": _fmt(record.get("seed")),
+                }
+            )
         elif kind == "sweep":
             for row in record.get("rows", []):
-                rows.append({"epochs": _fmt(record.get("epochs")), "beta_12": _fmt(row.get("beta_12")),
-                             "beta_21": _fmt(row.get("beta_21")), "kNN top-1 %": _pct(row.get("knn_top1")),
-                             "linear %": _pct(row.get("linear_top1")),
-                             "final KL12": _fmt(row.get("final_kl_12"), 3),
-                             "final KL21": _fmt(row.get("final_kl_21"), 3),
-                             "final InfoNCE bound": _fmt(row.get("final_mi_lower_bound"), 3),
-                             "aug probe R2": _fmt(row.get("aug_probe_mean_r2"), 3),
-                             "complete": _fmt(row.get("complete")), "device": device})
+                rows.append(
+                    {
+                        "epochs": _fmt(record.get("epochs")),
+                        "beta_12": _fmt(row.get("beta_12")),
+                        "beta_21": _fmt(row.get("beta_21")),
+                        "kNN top-1 %": _pct(row.get("knn_top1")),
+                        "linear %": _pct(row.get("linear_top1")),
+                        "final KL12": _fmt(row.get("final_kl_12"), 3),
+                        "final KL21": _fmt(row.get("final_kl_21"), 3),
+                        "final InfoNCE bound": _fmt(row.get("final_mi_lower_bound"), 3),
+                        "aug probe R2": _fmt(row.get("aug_probe_mean_r2"), 3),
+                        "complete": _fmt(row.get("complete")),
+                        "device": device,
+                    }
+                )
         elif kind == "benchmark":
             for row in record.get("rows", []):
-                rows.append({"row": row.get("name"), "batch": _fmt(row.get("batch_size")),
-                             "epoch s": _fmt(row.get("epoch_s"), 3), "pairs/s": _fmt(row.get("pairs_per_s"), 3),
-                             "x compute limit": _fmt(row.get("ratio_to_compute_limit"), 3),
-                             "note": row.get("error") or row.get("note") or "", "device": device})
+                rows.append(
+                    {
+                        "row": row.get("name"),
+                        "batch": _fmt(row.get("batch_size")),
+                        "epoch s": _fmt(row.get("epoch_s"), 3),
+                        "pairs/s": _fmt(row.get("pairs_per_s"), 3),
+                        "x compute limit": _fmt(row.get("ratio_to_compute_limit"), 3),
+                        "note": row.get("error") or row.get("note") or "",
+                        "device": device,
+                    }
+                )
         else:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return rows
@@ -274,7 +339,10 @@ def markdown_table(rows: list[dict], empty: str = "(no GPU results yet)") -> str
 
 # ----------------------------------------------------------------------------- importing a bundle
 
-def import_bundle(bundle: str | Path, results_dir: str | Path = RESULTS_DIR, allow_cpu: bool = False) -> list[Path]:
+
+def import_bundle(
+    bundle: str | Path, results_dir: str | Path = RESULTS_DIR, allow_cpu: bool = False
+) -> list[Path]:
     """Copy the result JSONs of a tar written by `write_bundle` into results_dir, after checking
     each one; CPU results are refused unless allow_cpu. Returns the paths written."""
     bundle, results_dir = Path(bundle), Path(results_dir)
@@ -297,8 +365,10 @@ def import_bundle(bundle: str | Path, results_dir: str | Path = RESULTS_DIR, all
             if not isinstance(record, dict) or record.get("kind") not in KINDS:
                 raise ValueError(f"{bundle}:{m.name} is not a result file")
             if record.get("device_type") != "cuda" and not allow_cpu:
-                raise ValueError(f"{bundle}:{m.name} was measured on {record.get('device')!r}, not a GPU: "
-                                 "results/ holds GPU figures only")
+                raise ValueError(
+                    f"{bundle}:{m.name} was measured on {record.get('device')!r}, not a GPU: "
+                    "results/ holds GPU figures only"
+                )
             checked.append((name, record))
     results_dir.mkdir(parents=True, exist_ok=True)
     for name, record in checked:
@@ -309,8 +379,11 @@ def import_bundle(bundle: str | Path, results_dir: str | Path = RESULTS_DIR, all
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m superinfo_lib.results", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m superinfo_lib.results",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     table = sub.add_parser("table", help="print the markdown tables of a results folder")
     table.add_argument("results_dir", nargs="?", default=str(RESULTS_DIR))

@@ -88,11 +88,21 @@ def training_step(
         lv1, lv2 = out["logvar"].chunk(2)
         gathered = (gather(p1), gather(p2)) if gather is not None else None
         terms = superinfo_loss(
-            p1, p2, mu1, lv1, mu2, lv2,
-            lambda_pred=preset.lambda_pred, beta_12=beta_12, beta_21=beta_21,
-            temperature=preset.temperature, allow_negative_beta=allow_negative_beta,
-            gathered=gathered, rank=rank, check_finite=False,
-        )  # fmt: skip
+            p1,
+            p2,
+            mu1,
+            lv1,
+            mu2,
+            lv2,
+            lambda_pred=preset.lambda_pred,
+            beta_12=beta_12,
+            beta_21=beta_21,
+            temperature=preset.temperature,
+            allow_negative_beta=allow_negative_beta,
+            gathered=gathered,
+            rank=rank,
+            check_finite=False,
+        )
     optimizer.zero_grad(set_to_none=True)
     if scaler is None:
         terms["loss"].backward()

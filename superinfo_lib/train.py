@@ -9,6 +9,7 @@ Writes into --out (default runs/<loss>): metrics.jsonl (one JSON object per line
 checkpoint.pt (atomic, resumable) and final.json (kNN + linear probe at the end).
 On a CPU the defaults scale the run down (1 epoch on 2,048 images) and say so.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,19 @@ from .step import PRECISIONS, choose_precision, make_scaler, training_step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Settings that must match for --resume to continue the same run.
-RESUME_MUST_MATCH = ("loss", "arch", "latent_dim", "batch_size", "epochs", "seed", "preset", "precision",
-                     "train_limit", "synthetic", "world_size")
+RESUME_MUST_MATCH = (
+    "loss",
+    "arch",
+    "latent_dim",
+    "batch_size",
+    "epochs",
+    "seed",
+    "preset",
+    "precision",
+    "train_limit",
+    "synthetic",
+    "world_size",
+)
 
 
 @dataclass
@@ -84,10 +96,14 @@ class TrainConfig:
         on_cpu = device == "cpu"
         cpu_defaults = on_cpu and self.epochs is None and self.train_limit is None and not self.synthetic
         preset = PRESETS[self.loss].with_overrides(
-            lambda_pred=self.lambda_pred, beta_12=self.beta_12, beta_21=self.beta_21,
-            temperature=self.temperature, allow_negative_beta=self.allow_negative_beta,
-        )  # fmt: skip
+            lambda_pred=self.lambda_pred,
+            beta_12=self.beta_12,
+            beta_21=self.beta_21,
+            temperature=self.temperature,
+            allow_negative_beta=self.allow_negative_beta,
+        )
         r = replace(self, device=device, preset=preset, precision=choose_precision(device, self.precision))
+
         def default(value, cpu, gpu):
             return value if value is not None else (cpu if on_cpu else gpu)
 
@@ -198,7 +214,8 @@ def train(cfg: TrainConfig, data: ImageData | None = None, progress: bool = True
         results = finish(run, features)
     except NonFiniteLoss as err:
         msg = (
-            f"{err}; stopped. The last good checkpoint (step {run.saved_step}) is kept at {run.checkpoint_path}"
+            f"{err}; stopped. The last good checkpoint (step {run.saved_step}) is kept at "
+            f"{run.checkpoint_path}"
             if run.saved_step is not None
             else f"{err}; stopped before any checkpoint was written"
         )
@@ -249,8 +266,16 @@ def start_run(cfg: TrainConfig, dist_info: distributed.DistInfo, data: ImageData
         run.train_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if run.step == 0:
         device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-        log.write({"kind": "config", **asdict(cfg), "data_source": data.source, "torch": torch.__version__,
-                   "device_name": device_name, "steps_per_epoch": steps_per_epoch})  # fmt: skip
+        log.write(
+            {
+                "kind": "config",
+                **asdict(cfg),
+                "data_source": data.source,
+                "torch": torch.__version__,
+                "device_name": device_name,
+                "steps_per_epoch": steps_per_epoch,
+            }
+        )
     return run
 
 
@@ -260,8 +285,12 @@ def load_data(cfg: TrainConfig, dist_info: distributed.DistInfo) -> ImageData:
     # Rank 0 loads first (and may download); the others wait, then read what it found.
     if not dist_info.is_main:
         distributed.barrier()
-    data = load_cifar10(cfg.data, download=cfg.download and dist_info.is_main,
-                        train_limit=cfg.train_limit, test_limit=cfg.test_limit)  # fmt: skip
+    data = load_cifar10(
+        cfg.data,
+        download=cfg.download and dist_info.is_main,
+        train_limit=cfg.train_limit,
+        test_limit=cfg.test_limit,
+    )
     if dist_info.is_main:
         distributed.barrier()
     return data
@@ -277,8 +306,9 @@ def build_model(cfg: TrainConfig, dist_info: distributed.DistInfo, device: torch
     if dist_info.enabled:
         model = distributed.convert_sync_batchnorm(model, device.type)  # BN statistics of the global batch
     fused = {"fused": True} if device.type == "cuda" else {}
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay, **fused)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **fused
+    )
     return model, optimizer, make_scaler(device, cfg.precision)
 
 
@@ -327,8 +357,12 @@ def train_epoch(run: Run, epoch: int, progress: bool) -> float:
     if progress and run.dist.is_main:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=run.steps_per_epoch, initial=run.step % run.steps_per_epoch,
-                   desc=f"{cfg.loss} epoch {epoch + 1}/{cfg.epochs}", leave=False)  # fmt: skip
+        bar = tqdm(
+            total=run.steps_per_epoch,
+            initial=run.step % run.steps_per_epoch,
+            desc=f"{cfg.loss} epoch {epoch + 1}/{cfg.epochs}",
+            leave=False,
+        )
     gather = distributed.gather_with_grad if run.dist.enabled else None
     warmup_steps = round(cfg.warmup_epochs * run.steps_per_epoch)
     epoch_end = min((epoch + 1) * run.steps_per_epoch, run.final_step)
@@ -340,11 +374,24 @@ def train_epoch(run: Run, epoch: int, progress: bool) -> float:
             group["lr"] = lr
         betas = cfg.preset.betas_at(run.step / run.total_steps)
         gen = step_generator(cfg.seed, run.step, rank, device)
-        views = two_views(train_x[order[i * cfg.batch_size : (i + 1) * cfg.batch_size]], gen,
-                          AugmentConfig(), channels_last=run.channels_last)  # fmt: skip
-        terms = training_step(run.train_model, run.optimizer, views, cfg.preset, betas,
-                              precision=cfg.precision, scaler=run.scaler, generator=gen,
-                              gather=gather, rank=rank)  # fmt: skip
+        views = two_views(
+            train_x[order[i * cfg.batch_size : (i + 1) * cfg.batch_size]],
+            gen,
+            AugmentConfig(),
+            channels_last=run.channels_last,
+        )
+        terms = training_step(
+            run.train_model,
+            run.optimizer,
+            views,
+            cfg.preset,
+            betas,
+            precision=cfg.precision,
+            scaler=run.scaler,
+            generator=gen,
+            gather=gather,
+            rank=rank,
+        )
         tracker.add(terms)
         run.step += 1
         if bar is not None:
@@ -352,7 +399,9 @@ def train_epoch(run: Run, epoch: int, progress: bool) -> float:
         if run.step % cfg.log_every == 0 or run.step == epoch_end:
             means = tracker.flush(lr, betas)
             if bar is not None:
-                bar.set_postfix(loss=f"{means['loss']:.3f}", nce=f"{means['nce']:.3f}", kl=f"{means['kl_12']:.1f}")
+                bar.set_postfix(
+                    loss=f"{means['loss']:.3f}", nce=f"{means['nce']:.3f}", kl=f"{means['kl_12']:.1f}"
+                )
     if bar is not None:
         bar.close()
     return time.perf_counter() - t_epoch
@@ -386,8 +435,18 @@ class StepTracker:
         means = dict(zip(TERMS, (distributed.all_reduce_mean(self.sums) / self.count).tolist()))
         now = time.perf_counter()
         pairs_per_s = self.count * run.cfg.batch_size * run.dist.world_size / (now - self.t_log)
-        run.log.write({"kind": "step", "step": run.step, "epoch": self.epoch, "lr": lr, "beta_12": betas[0],
-                       "beta_21": betas[1], **means, "pairs_per_s": pairs_per_s})  # fmt: skip
+        run.log.write(
+            {
+                "kind": "step",
+                "step": run.step,
+                "epoch": self.epoch,
+                "lr": lr,
+                "beta_12": betas[0],
+                "beta_21": betas[1],
+                **means,
+                "pairs_per_s": pairs_per_s,
+            }
+        )
         self.sums.zero_()
         self.count, self.t_log = 0, now
         return means
@@ -406,23 +465,50 @@ def end_epoch(run: Run, epoch: int, epoch_time: float):
     if save_now:
         run.saved_step = run.step
     if run.dist.is_main:
-        run.log.write({"kind": "epoch", "epoch": epoch, "step": run.step, "epoch_time_s": epoch_time,
-                       "complete": completed, **({"knn_top1": knn} if knn is not None else {})})  # fmt: skip
+        run.log.write(
+            {
+                "kind": "epoch",
+                "epoch": epoch,
+                "step": run.step,
+                "epoch_time_s": epoch_time,
+                "complete": completed,
+                **({"knn_top1": knn} if knn is not None else {}),
+            }
+        )
         if save_now:
-            save_checkpoint(run.checkpoint_path, run.model, run.optimizer, run.step, epoch + int(completed),
-                            asdict(cfg), run.scaler)  # fmt: skip
-        run.say(f"epoch {epoch + 1}/{cfg.epochs}: step {run.step}, {epoch_time:.1f} s"
-                + (f", kNN top-1 {knn:.4f}" if knn is not None else ""))  # fmt: skip
+            save_checkpoint(
+                run.checkpoint_path,
+                run.model,
+                run.optimizer,
+                run.step,
+                epoch + int(completed),
+                asdict(cfg),
+                run.scaler,
+            )
+        run.say(
+            f"epoch {epoch + 1}/{cfg.epochs}: step {run.step}, {epoch_time:.1f} s"
+            + (f", kNN top-1 {knn:.4f}" if knn is not None else "")
+        )
     return features
 
 
 def knn_monitor(run: Run) -> tuple[float, tuple[torch.Tensor, ...]]:
-    return sharded_knn(run.model.backbone, *run.shards, len(run.data.classes), run.channels_last, run.cfg.precision)
+    return sharded_knn(
+        run.model.backbone, *run.shards, len(run.data.classes), run.channels_last, run.cfg.precision
+    )
 
 
 @torch.no_grad()
-def sharded_knn(backbone: nn.Module, train_x, train_y, test_x, test_y, num_classes: int,
-                channels_last: bool = False, precision: str | None = None) -> tuple[float, tuple[torch.Tensor, ...]]:
+def sharded_knn(
+    backbone: nn.Module,
+    train_x,
+    train_y,
+    test_x,
+    test_y,
+    num_classes: int,
+    channels_last: bool = False,
+    precision: str | None = None,
+) -> tuple[float, tuple[torch.Tensor, ...]]:
     """kNN top-1 of the backbone's features; each rank embeds its shard, all ranks vote.
 
     Returns the accuracy and the gathered (train_f, train_y, test_f, test_y), which the final
@@ -440,16 +526,28 @@ def sharded_knn(backbone: nn.Module, train_x, train_y, test_x, test_y, num_class
 def finish(run: Run, features) -> dict:
     """At the last step: the library's evaluation (kNN, linear probe) written to final.json."""
     cfg = run.cfg
-    results = {"loss": cfg.loss, "step": run.step, "epochs": cfg.epochs, "scaled_down": cfg.scaled_down,
-               "precision": cfg.precision, "data_source": run.data.source}  # fmt: skip
+    results = {
+        "loss": cfg.loss,
+        "step": run.step,
+        "epochs": cfg.epochs,
+        "scaled_down": cfg.scaled_down,
+        "precision": cfg.precision,
+        "data_source": run.data.source,
+    }
     if run.step < run.total_steps:
         return results
     if features is None:
         _, features = knn_monitor(run)
     if run.dist.is_main:
         # Every rank holds the gathered features of the whole set; rank 0 evaluates.
-        scores = evaluate_model(run.model, run.data, linear_epochs=cfg.linear_epochs, few_label=(),
-                                probe_images=0, features=features)  # fmt: skip
+        scores = evaluate_model(
+            run.model,
+            run.data,
+            linear_epochs=cfg.linear_epochs,
+            few_label=(),
+            probe_images=0,
+            features=features,
+        )
         results.update({k: scores[k] for k in ("knn_top1", "linear_top1") if scores.get(k) is not None})
         (run.out / "final.json").write_text(json.dumps(results, indent=2) + "\n")
         run.log.write({"kind": "final", **results})
@@ -458,40 +556,54 @@ def finish(run: Run, features) -> dict:
 
 
 def parse_args(argv=None) -> TrainConfig:
-    parser = argparse.ArgumentParser(prog="python -m superinfo_lib.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m superinfo_lib.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     types = {f.name: f for f in fields(TrainConfig)}
     parser.add_argument("--loss", default="superinfo", choices=sorted(PRESETS))
-    for name, help_text in (("epochs", "training epochs (GPU default 100, CPU 1)"),
-                            ("batch-size", "batch per process (GPU default 512, CPU 128)"),
-                            ("train-limit", "use only the first N training images"),
-                            ("test-limit", "use only the first N test images"),
-                            ("latent-dim", "size of z (default: the backbone's, 512)"),
-                            ("stop-at-step", "stop after this many steps (the schedule still spans --epochs)"),
-                            ("knn-every", "epochs between kNN monitor runs (0: at the end only)"),
-                            ("linear-epochs", "epochs of the final linear probe (0: skip)"),
-                            ("checkpoint-every", "epochs between checkpoints (default 1 on CPU, 10 on GPU; "
-                                                 "always at the end)"),
-                            ("log-every", "steps between metric lines"),
-                            ("seed", "random seed")):
+    for name, help_text in (
+        ("epochs", "training epochs (GPU default 100, CPU 1)"),
+        ("batch-size", "batch per process (GPU default 512, CPU 128)"),
+        ("train-limit", "use only the first N training images"),
+        ("test-limit", "use only the first N test images"),
+        ("latent-dim", "size of z (default: the backbone's, 512)"),
+        ("stop-at-step", "stop after this many steps (the schedule still spans --epochs)"),
+        ("knn-every", "epochs between kNN monitor runs (0: at the end only)"),
+        ("linear-epochs", "epochs of the final linear probe (0: skip)"),
+        ("checkpoint-every", "epochs between checkpoints (default 1 on CPU, 10 on GPU; always at the end)"),
+        ("log-every", "steps between metric lines"),
+        ("seed", "random seed"),
+    ):
         dest = name.replace("-", "_")
         parser.add_argument(f"--{name}", type=int, default=types[dest].default, help=help_text)
-    for name, help_text in (("lr", "peak learning rate (default 0.06 x global batch / 256)"),
-                            ("momentum", None), ("weight-decay", None), ("warmup-epochs", "default 10%% of epochs"),
-                            ("lambda-pred", "weight of InfoNCE (default: the preset's)"),
-                            ("beta-12", "weight of KL(q1||q2) (default: the preset's)"),
-                            ("beta-21", "weight of KL(q2||q1) (default: the preset's)"),
-                            ("temperature", "InfoNCE temperature (default: the preset's)")):
+    for name, help_text in (
+        ("lr", "peak learning rate (default 0.06 x global batch / 256)"),
+        ("momentum", None),
+        ("weight-decay", None),
+        ("warmup-epochs", "default 10%% of epochs"),
+        ("lambda-pred", "weight of InfoNCE (default: the preset's)"),
+        ("beta-12", "weight of KL(q1||q2) (default: the preset's)"),
+        ("beta-21", "weight of KL(q2||q1) (default: the preset's)"),
+        ("temperature", "InfoNCE temperature (default: the preset's)"),
+    ):
         dest = name.replace("-", "_")
         parser.add_argument(f"--{name}", type=float, default=types[dest].default, help=help_text)
     parser.add_argument("--allow-negative-beta", action="store_true", help="accept beta < 0 (see the course)")
     parser.add_argument("--arch", default="resnet18", choices=["resnet18", "small"])
-    parser.add_argument("--precision", default="auto", choices=["auto", *PRECISIONS],
-                        help="auto: bf16 on GPUs with native bf16, fp16 (+ gradient scaling) on older GPUs, "
-                             "fp32 on a CPU")
-    parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz) or torchvision folder (default: search)")
-    parser.add_argument("--no-download", dest="download", action="store_false",
-                        help="never try torchvision's download")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", *PRECISIONS],
+        help="auto: bf16 on GPUs with native bf16, fp16 (+ gradient scaling) on older GPUs, fp32 on a CPU",
+    )
+    parser.add_argument(
+        "--data", default=None, help="CIFAR-10 pack (.npz) or torchvision folder (default: search)"
+    )
+    parser.add_argument(
+        "--no-download", dest="download", action="store_false", help="never try torchvision's download"
+    )
     parser.add_argument("--synthetic", action="store_true", help="train on the synthetic image set (tests)")
     parser.add_argument("--out", default=None, help="run folder (default runs/<loss>)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")

@@ -2,8 +2,8 @@
 
 The smoke runs prove the code paths and the JSON they write; their numbers are not figures.
 """
+
 import importlib.util
-import json
 import math
 import tarfile
 from pathlib import Path
@@ -31,44 +31,62 @@ TINY = ["--smoke", "--synthetic", "--train-limit", "128", "--test-limit", "64", 
 
 
 def dirs(tmp_path):
-    return ["--results-dir", str(tmp_path / "res"), "--work-dir", str(tmp_path / "work"),
-            "--out", str(tmp_path / "out")]
+    return [
+        "--results-dir",
+        str(tmp_path / "res"),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
 
 
 def test_ratios_and_targets_from_rows():
-    rows = [{"name": "compute_limit", "batch_size": 512, "epoch_s": 1.0},
-            {"name": "compute_limit_graph", "batch_size": 512, "epoch_s": 0.8},
-            {"name": "trainer", "batch_size": 512, "epoch_s": 0.9, "projected_100_epochs_s": 95.0},
-            {"name": "tutorial_all_cores", "batch_size": 512, "epoch_s": 3.6},
-            {"name": "tutorial_2_workers", "batch_size": 512, "epoch_s": 9.0},
-            {"name": "project_compiled", "batch_size": 512, "epoch_s": 0.82,
-             "epoch_s_with_compile_over_100": 1.22},
-            {"name": "project_graph", "error": "RuntimeError: capture failed"}]
+    rows = [
+        {"name": "compute_limit", "batch_size": 512, "epoch_s": 1.0},
+        {"name": "compute_limit_graph", "batch_size": 512, "epoch_s": 0.8},
+        {"name": "trainer", "batch_size": 512, "epoch_s": 0.9, "projected_100_epochs_s": 95.0},
+        {"name": "tutorial_all_cores", "batch_size": 512, "epoch_s": 3.6},
+        {"name": "tutorial_2_workers", "batch_size": 512, "epoch_s": 9.0},
+        {
+            "name": "project_compiled",
+            "batch_size": 512,
+            "epoch_s": 0.82,
+            "epoch_s_with_compile_over_100": 1.22,
+        },
+        {"name": "project_graph", "error": "RuntimeError: capture failed"},
+    ]
     r = bench_gpu.ratios(rows, 512)
-    assert r["compute_limit_row"] == "compute_limit_graph"            # the fastest fixed-batch row
+    assert r["compute_limit_row"] == "compute_limit_graph"  # the fastest fixed-batch row
     assert r["trainer_over_compute_limit"] == pytest.approx(0.9 / 0.8)
     assert r["speedup_vs_tutorial_all_cores"] == pytest.approx(4.0)
     assert r["speedup_vs_tutorial_2_workers"] == pytest.approx(10.0)
     assert r["fastest_project_row"] == "project_compiled"
-    assert r["fastest_project_over_compute_limit"] == pytest.approx(1.22 / 0.8)   # compile time counted
+    assert r["fastest_project_over_compute_limit"] == pytest.approx(1.22 / 0.8)  # compile time counted
     t = bench_gpu.check_targets(r)
-    assert t["trainer_over_compute_limit"]["met"] is True          # 1.125 <= 1.15
-    assert t["speedup_vs_tutorial_all_cores"]["met"] is True       # 4 >= 2.5
-    assert t["speedup_vs_tutorial_2_workers"]["met"] is False      # 10 < 15
+    assert t["trainer_over_compute_limit"]["met"] is True  # 1.125 <= 1.15
+    assert t["speedup_vs_tutorial_all_cores"]["met"] is True  # 4 >= 2.5
+    assert t["speedup_vs_tutorial_2_workers"]["met"] is False  # 10 < 15
     assert t["trainer_100_epochs_s"]["met"] is True
 
 
 def test_bench_smoke_writes_benchmark_json(tmp_path):
-    rows = ["compute_limit", "trainer", "project", "tutorial_2_workers"]   # plan order
-    assert bench_gpu.main(TINY + dirs(tmp_path) + ["--batch-size", "16", "--steps", "1", "--trainer-epochs", "1",
-                                                   "--only", *rows]) == 0
+    rows = ["compute_limit", "trainer", "project", "tutorial_2_workers"]  # plan order
+    assert (
+        bench_gpu.main(
+            TINY
+            + dirs(tmp_path)
+            + ["--batch-size", "16", "--steps", "1", "--trainer-epochs", "1", "--only", *rows]
+        )
+        == 0
+    )
     (record,) = results.load_results(tmp_path / "res", kind="benchmark")
     assert record["cpu"] is True and record["smoke"] is True
     assert [r["name"] for r in record["rows"]] == rows
     for row in record["rows"]:
         assert "error" not in row, row
         assert row["epoch_s"] > 0 and row["pairs_per_s"] > 0 and math.isfinite(row["ratio_to_compute_limit"])
-    assert record["rows"][3]["workers"] == 2                       # a real DataLoader with 2 workers
+    assert record["rows"][3]["workers"] == 2  # a real DataLoader with 2 workers
     assert {"trainer_over_compute_limit", "speedup_vs_tutorial_2_workers"} <= set(record["ratios"])
     with tarfile.open(tmp_path / "out" / "results.tar") as tar:
         assert tar.getnames() == [Path(record["_path"]).name]
@@ -82,25 +100,53 @@ def test_tutorial_dataset_gives_two_different_views():
 
 
 def test_sweep_smoke_writes_runs_and_table(tmp_path):
-    assert gpu_runs.main(["sweep"] + TINY + dirs(tmp_path) + ["--batch-size", "32", "--betas", "0",
-                                                              "--asymmetric", "1e-3,0", "--linear-epochs", "2"]) == 0
+    assert (
+        gpu_runs.main(
+            ["sweep"]
+            + TINY
+            + dirs(tmp_path)
+            + ["--batch-size", "32", "--betas", "0", "--asymmetric", "1e-3,0", "--linear-epochs", "2"]
+        )
+        == 0
+    )
     runs = results.load_results(tmp_path / "res", kind="run")
     (sweep,) = results.load_results(tmp_path / "res", kind="sweep")
     assert len(runs) == 2 and len(sweep["rows"]) == 2
     assert {(r["beta_12"], r["beta_21"]) for r in runs} == {(0.0, 0.0), (1e-3, 0.0)}
     for run in runs:
-        assert run["kind"] == "run" and run["method"] == "superinfo" and run["complete"] and run["epochs_done"] == 1
-        for key in ("knn_top1", "linear_top1", "aug_probe_mean_r2", "aug_probe_mu_mean_r2", "final_kl_12",
-                    "final_mi_lower_bound", "train_s"):
+        assert (
+            run["kind"] == "run"
+            and run["method"] == "superinfo"
+            and run["complete"]
+            and run["epochs_done"] == 1
+        )
+        for key in (
+            "knn_top1",
+            "linear_top1",
+            "aug_probe_mean_r2",
+            "aug_probe_mu_mean_r2",
+            "final_kl_12",
+            "final_mi_lower_bound",
+            "train_s",
+        ):
             assert isinstance(run[key], float), key
         assert set(run["few_label"]) == {"10", "100"} and all(0 <= v <= 1 for v in run["few_label"].values())
         (epoch,) = run["per_epoch"]
-        assert {"epoch", "loss", "nce", "kl_12", "kl_21", "mi_lower_bound", "knn_top1", "epoch_time_s"} <= set(epoch)
+        assert {
+            "epoch",
+            "loss",
+            "nce",
+            "kl_12",
+            "kl_21",
+            "mi_lower_bound",
+            "knn_top1",
+            "epoch_time_s",
+        } <= set(epoch)
         assert run["epoch_times_s"] == [epoch["epoch_time_s"]]
     # beta = 0 leaves the KL unpenalised: the row's loss is its InfoNCE alone
     simclr_like = next(r for r in runs if r["beta_12"] == 0)
     assert simclr_like["per_epoch"][0]["loss"] == pytest.approx(simclr_like["per_epoch"][0]["nce"])
-    assert sweep["best"]["beta_12"] == 1e-3                           # the only row with beta > 0
+    assert sweep["best"]["beta_12"] == 1e-3  # the only row with beta > 0
     assert all(row["run_file"] for row in sweep["rows"])
     with tarfile.open(tmp_path / "out" / "results.tar") as tar:
         assert len(tar.getnames()) == 3
@@ -108,7 +154,9 @@ def test_sweep_smoke_writes_runs_and_table(tmp_path):
 
 
 def test_budget_guard_skips_runs_but_still_writes_the_sweep(tmp_path):
-    assert gpu_runs.main(["sweep"] + TINY + dirs(tmp_path) + ["--betas", "0", "1e-3", "--budget-s", "1e-9"]) == 0
+    assert (
+        gpu_runs.main(["sweep"] + TINY + dirs(tmp_path) + ["--betas", "0", "1e-3", "--budget-s", "1e-9"]) == 0
+    )
     (sweep,) = results.load_results(tmp_path / "res", kind="sweep")
     assert len(sweep["rows"]) == 3 and all("skipped" in r and not r["complete"] for r in sweep["rows"])
     assert sweep["best"] is None
@@ -118,12 +166,20 @@ def test_budget_guard_skips_runs_but_still_writes_the_sweep(tmp_path):
 def test_long_needs_a_beta_and_reads_the_sweep(tmp_path):
     with pytest.raises(SystemExit):
         gpu_runs.main(["long"] + TINY + dirs(tmp_path))
-    path = results.write_result("sweep", {"rows": [
-        {"beta_12": 0.0, "beta_21": 0.0, "knn_top1": 0.9, "complete": True},
-        {"beta_12": 3e-4, "beta_21": 3e-4, "knn_top1": 0.8, "linear_top1": 0.8, "complete": True},
-        {"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.8, "linear_top1": 0.85, "complete": True},
-        {"beta_12": 1e-2, "beta_21": 1e-2, "knn_top1": 0.95, "complete": False}]}, tmp_path, "sweep.json")
-    assert gpu_runs.beta_from_sweep(str(path)) == (1e-3, 1e-3)   # complete, beta > 0, kNN then linear
+    path = results.write_result(
+        "sweep",
+        {
+            "rows": [
+                {"beta_12": 0.0, "beta_21": 0.0, "knn_top1": 0.9, "complete": True},
+                {"beta_12": 3e-4, "beta_21": 3e-4, "knn_top1": 0.8, "linear_top1": 0.8, "complete": True},
+                {"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.8, "linear_top1": 0.85, "complete": True},
+                {"beta_12": 1e-2, "beta_21": 1e-2, "knn_top1": 0.95, "complete": False},
+            ]
+        },
+        tmp_path,
+        "sweep.json",
+    )
+    assert gpu_runs.beta_from_sweep(str(path)) == (1e-3, 1e-3)  # complete, beta > 0, kNN then linear
     bench = results.write_result("benchmark", {"rows": []}, tmp_path, "bench.json")
     with pytest.raises(ValueError, match="not a sweep"):
         gpu_runs.beta_from_sweep(str(bench))
@@ -131,6 +187,7 @@ def test_long_needs_a_beta_and_reads_the_sweep(tmp_path):
 
 def test_budget_counts_the_shared_deadline():
     import time
+
     assert jobs.Budget(None).allows(1e9)
     assert not jobs.Budget(1e6, deadline=time.time() - 1).allows(0)
     assert jobs.Budget(1e6, deadline=time.time() + 100).left() <= 100
@@ -142,8 +199,22 @@ gpu_session = load_script("experiments/gpu_session.py")
 
 
 def test_session_runs_the_next_item_and_skips_it_next_time(tmp_path):
-    args = ["--smoke", "--synthetic", "--device", "cpu", "--train-limit", "128", "--test-limit", "64",
-            "--results-dir", str(tmp_path / "res"), "--out", str(tmp_path / "out"), "--items", "main"]
+    args = [
+        "--smoke",
+        "--synthetic",
+        "--device",
+        "cpu",
+        "--train-limit",
+        "128",
+        "--test-limit",
+        "64",
+        "--results-dir",
+        str(tmp_path / "res"),
+        "--out",
+        str(tmp_path / "out"),
+        "--items",
+        "main",
+    ]
     assert gpu_session.main(args) == 0
     runs = results.load_results(tmp_path / "res", kind="run")
     assert sorted(r["method"] for r in runs) == ["mib", "simclr", "superinfo"]
@@ -151,18 +222,25 @@ def test_session_runs_the_next_item_and_skips_it_next_time(tmp_path):
     with tarfile.open(tmp_path / "out" / "results.tar") as tar:
         assert len(tar.getnames()) == 3
     assert gpu_session.done(list(runs), "main")
-    assert gpu_session.main(args) == 0                               # nothing left to do: no new runs
+    assert gpu_session.main(args) == 0  # nothing left to do: no new runs
     assert len(results.load_results(tmp_path / "res", kind="run")) == 3
 
 
 def test_session_reads_the_benchmark_and_refuses_what_does_not_fit(tmp_path, capsys):
-    bench = {"kind": "benchmark", "smoke": False, "rows": [
-        {"name": "trainer", "epoch_s": 2.0},
-        {"name": "concurrency", "best_processes": 3, "gain_over_one": 1.4}]}
+    bench = {
+        "kind": "benchmark",
+        "smoke": False,
+        "rows": [
+            {"name": "trainer", "epoch_s": 2.0},
+            {"name": "concurrency", "best_processes": 3, "gain_over_one": 1.4},
+        ],
+    }
     assert gpu_session.measured([bench]) == (2.0, 3)
-    bench["rows"][1]["gain_over_one"] = 1.05                         # not worth it: one at a time
+    bench["rows"][1]["gain_over_one"] = 1.05  # not worth it: one at a time
     assert gpu_session.measured([bench]) == (2.0, 1)
     assert gpu_session.measured([]) == (gpu_session.DEFAULT_EPOCH_S, 1)
     # 30 s cannot hold the benchmark (~2 min): nothing starts, nothing is written.
-    assert gpu_session.main(["--budget-s", "30", "--results-dir", str(tmp_path / "res"), "--device", "cpu"]) == 0
+    assert (
+        gpu_session.main(["--budget-s", "30", "--results-dir", str(tmp_path / "res"), "--device", "cpu"]) == 0
+    )
     assert "stopping here" in capsys.readouterr().out and not (tmp_path / "res").exists()

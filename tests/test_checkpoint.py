@@ -8,10 +8,11 @@ import torch
 from superinfo_lib.checkpoint import load_backbone, load_checkpoint, load_checkpoint_model, save_checkpoint
 from superinfo_lib.models import SuperInfoModel
 
+
 def save_small_checkpoint(tmp_path, transform_state=None):
     torch.manual_seed(0)
     model = SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8)
-    model(torch.randn(8, 3, 32, 32))                                   # move the BN running stats
+    model(torch.randn(8, 3, 32, 32))  # move the BN running stats
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, model, optimizer, step=3, epoch=1, config={"arch": "small"})
@@ -36,7 +37,7 @@ def test_load_backbone_after_torch_compile(tmp_path):
     # --compile wraps the backbone: its keys become "backbone._orig_mod.*" (prefix in the middle).
     torch.manual_seed(0)
     model = SuperInfoModel("small", latent_dim=16, proj_hidden=32, proj_out=8)
-    model.backbone = torch.compile(model.backbone)                    # lazy: nothing compiles here
+    model.backbone = torch.compile(model.backbone)  # lazy: nothing compiles here
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, model, torch.optim.SGD(model.parameters(), lr=0.1), 0, 0, {"arch": "small"})
     backbone = load_backbone(path)
@@ -89,7 +90,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
 
 def test_checkpoint_round_trip_is_atomic_and_complete(tmp_path):
     model, path = save_small_checkpoint(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]     # no .tmp left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no .tmp left behind
     restored, ckpt = load_checkpoint_model(path)
     assert ckpt["step"] == 3 and ckpt["epoch"] == 1 and ckpt["config"] == {"arch": "small"}
     assert ckpt["scaler"] is None and isinstance(ckpt["torch_version"], str)

@@ -1,4 +1,5 @@
 """superinfo_lib.data: the JPEG pack, torchvision's layout, finding CIFAR-10, augmentation."""
+
 import colorsys
 import pickle
 import subprocess
@@ -10,9 +11,21 @@ import pytest
 import torch
 
 import superinfo_lib.data as data_mod
-from superinfo_lib.data import (AUG_PARAM_NAMES, CLASSES, AugmentConfig, _shift_hue, apply_aug_params, augment,
-                                load_cifar10, normalize, read_pack, read_torchvision_layout, sample_aug_params,
-                                synthetic_images, write_pack)
+from superinfo_lib.data import (
+    AUG_PARAM_NAMES,
+    CLASSES,
+    AugmentConfig,
+    _shift_hue,
+    apply_aug_params,
+    augment,
+    load_cifar10,
+    normalize,
+    read_pack,
+    read_torchvision_layout,
+    sample_aug_params,
+    synthetic_images,
+    write_pack,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,12 +39,13 @@ def smooth_images(n, seed=0):
         a, b, c = rng.uniform(0, 1, (3, 3))
         img = a[None, None] * yy[..., None] + b[None, None] * xx[..., None]
         r0, c0 = rng.integers(4, 20, 2)
-        img[r0:r0 + 10, c0:c0 + 10] = c
+        img[r0 : r0 + 10, c0 : c0 + 10] = c
         out[i] = np.clip(img / img.max() * 255, 0, 255).astype(np.uint8)
     return out
 
 
 # ----------------------------------------------------------------------------- the pack
+
 
 def test_write_read_pack_round_trip(tmp_path):
     train_x, test_x = smooth_images(12, seed=0), smooth_images(7, seed=1)
@@ -41,9 +55,11 @@ def test_write_read_pack_round_trip(tmp_path):
     assert not list(tmp_path.glob("*.tmp*")), "write_pack leaves no temporary file"
     got = read_pack(path)
     assert got.classes == CLASSES
-    for x, y, seed, got_x, got_y in ((train_x, train_y, 0, got.train_x, got.train_y),
-                                     (test_x, test_y, 1, got.test_x, got.test_y)):
-        order = np.random.default_rng(seed).permutation(len(x))      # the pack's fixed order
+    for x, y, seed, got_x, got_y in (
+        (train_x, train_y, 0, got.train_x, got.train_y),
+        (test_x, test_y, 1, got.test_x, got.test_y),
+    ):
+        order = np.random.default_rng(seed).permutation(len(x))  # the pack's fixed order
         assert got_x.dtype == torch.uint8 and got_x.shape == (len(x), 3, 32, 32)
         assert torch.equal(got_y, torch.from_numpy(y[order]).long())
         expected = torch.from_numpy(x[order]).permute(0, 3, 1, 2).float()
@@ -73,7 +89,7 @@ def test_corrupt_pack_raises_naming_the_file(tmp_path):
     write_pack(good, smooth_images(4), np.arange(4), smooth_images(2), np.arange(2))
     with np.load(good) as pack:
         arrays = dict(pack)
-    arrays["train_jpeg"] = np.full_like(arrays["train_jpeg"], 7)        # right length, no JPEG in it
+    arrays["train_jpeg"] = np.full_like(arrays["train_jpeg"], 7)  # right length, no JPEG in it
     bad_jpeg = tmp_path / "bad_jpeg.npz"
     np.savez(bad_jpeg, **arrays)
     with pytest.raises(ValueError, match=r"bad_jpeg.npz: image 0"):
@@ -89,6 +105,7 @@ def test_missing_explicit_path_raises_naming_it(tmp_path):
 
 
 # ----------------------------------------------------------------------------- torchvision layout
+
 
 def write_fake_torchvision(root: Path, per_batch=4, seed=0):
     """A cifar-10-batches-py folder as torchvision writes it; returns (train_x, train_y, test_x, test_y)."""
@@ -114,7 +131,7 @@ def test_read_torchvision_layout(tmp_path):
         assert torch.equal(got.train_y, torch.from_numpy(train_y).long())
         assert torch.equal(got.test_x, torch.from_numpy(test_x))
         assert torch.equal(got.test_y, torch.from_numpy(test_y).long())
-    limited = load_cifar10(tmp_path, train_limit=6, test_limit=3)     # a folder path works too
+    limited = load_cifar10(tmp_path, train_limit=6, test_limit=3)  # a folder path works too
     assert torch.equal(limited.train_x, torch.from_numpy(train_x[:6])) and len(limited.test_y) == 3
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"\x00garbage")
     with pytest.raises(ValueError, match="data_batch_3"):
@@ -128,19 +145,36 @@ def test_read_torchvision_layout(tmp_path):
 def test_make_pack_cli(tmp_path):
     train_x, train_y, test_x, test_y = write_fake_torchvision(tmp_path / "root")
     out = tmp_path / "pack.npz"
-    proc = subprocess.run([sys.executable, "-m", "superinfo_lib.data", "make-pack", "--root", str(tmp_path / "root"),
-                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "superinfo_lib.data",
+            "make-pack",
+            "--root",
+            str(tmp_path / "root"),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     got = read_pack(out)
     order = np.random.default_rng(0).permutation(len(train_y))
     assert torch.equal(got.train_y, torch.from_numpy(train_y[order]).long())
-    assert torch.equal(got.test_y, torch.from_numpy(test_y[np.random.default_rng(1).permutation(len(test_y))]).long())
+    assert torch.equal(
+        got.test_y, torch.from_numpy(test_y[np.random.default_rng(1).permutation(len(test_y))]).long()
+    )
     assert got.train_x.shape == (len(train_y), 3, 32, 32)
     expected = torch.from_numpy(train_x[order]).float()
-    assert (got.train_x.float() - expected).abs().mean(dim=(1, 2, 3)).max() < 10   # JPEG quality 75
+    assert (got.train_x.float() - expected).abs().mean(dim=(1, 2, 3)).max() < 10  # JPEG quality 75
 
 
 # ----------------------------------------------------------------------------- finding CIFAR-10
+
 
 def test_load_cifar10_finds_the_real_pack():
     # No skip: a machine (or CI) without the pack must fail here, loudly.
@@ -159,9 +193,9 @@ def test_a_torchvision_folder_is_read_only_when_named(tmp_path, monkeypatch):
     write_fake_torchvision(tmp_path / "data")
     with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
         load_cifar10()
-    assert len(load_cifar10(tmp_path / "data").train_x) > 0         # named: read
+    assert len(load_cifar10(tmp_path / "data").train_x) > 0  # named: read
     monkeypatch.setenv("SUPERINFO_DATA", str(tmp_path / "data"))
-    assert len(load_cifar10().train_x) > 0                            # named through the environment
+    assert len(load_cifar10().train_x) > 0  # named through the environment
 
 
 def test_missing_data_names_every_place_searched(tmp_path, monkeypatch):
@@ -177,8 +211,19 @@ def test_missing_data_names_every_place_searched(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- augmentation
 
-IDENTITY = dict(crop_cx=0.5, crop_cy=0.5, crop_w=1.0, crop_h=1.0, flip=0.0, jitter_applied=0.0,
-                brightness=1.0, contrast=1.0, saturation=1.0, hue=0.0, grayscale=0.0)
+IDENTITY = dict(
+    crop_cx=0.5,
+    crop_cy=0.5,
+    crop_w=1.0,
+    crop_h=1.0,
+    flip=0.0,
+    jitter_applied=0.0,
+    brightness=1.0,
+    contrast=1.0,
+    saturation=1.0,
+    hue=0.0,
+    grayscale=0.0,
+)
 
 
 def params_of(n, **changes):
@@ -229,19 +274,19 @@ def test_grayscale_and_brightness_params():
     assert torch.allclose(raw[:, 0], raw[:, 1], atol=1e-5) and torch.allclose(raw[:, 1], raw[:, 2], atol=1e-5)
     dark = apply_aug_params(images, params_of(4, brightness=0.5))
     expected = normalize((images.float() * 0.5).round().to(torch.uint8))
-    assert (dark - expected).abs().max() < 0.01 / 0.24                # rounding to uint8 only
+    assert (dark - expected).abs().max() < 0.01 / 0.24  # rounding to uint8 only
 
 
 def test_hue_shift_zero_is_identity():
     x = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(_shift_hue(x, torch.zeros(5)), x, atol=1e-5)
-    assert torch.allclose(_shift_hue(x, torch.ones(5)), x, atol=1e-5)   # a full turn
+    assert torch.allclose(_shift_hue(x, torch.ones(5)), x, atol=1e-5)  # a full turn
 
 
 def test_hue_shift_matches_colorsys():
     g = torch.Generator().manual_seed(1)
     pixels = torch.rand(6, 3, 1, 4, generator=g)
-    pixels[0, :, 0, 0] = torch.tensor([0.5, 0.5, 0.5])                  # grey: hue undefined, unchanged
+    pixels[0, :, 0, 0] = torch.tensor([0.5, 0.5, 0.5])  # grey: hue undefined, unchanged
     pixels[1, :, 0, 1] = torch.tensor([1.0, 0.0, 0.0])
     shifts = torch.tensor([0.0, 0.25, -0.1, 0.5, 0.9, -0.45])
     out = _shift_hue(pixels, shifts)

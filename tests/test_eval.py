@@ -1,4 +1,5 @@
 """superinfo_lib.eval: weighted kNN, the linear probe, few-label subsets, feature extraction."""
+
 import json
 import math
 import subprocess
@@ -54,7 +55,7 @@ def test_knn_on_separable_features_is_perfect():
     train_f, train_y = separable_features(30, 10, 32, 0.3, seed=0)
     test_f, test_y = separable_features(10, 10, 32, 0.3, seed=0)
     test_f = test_f + 0.3 * torch.randn_like(test_f)
-    assert knn_accuracy(train_f, train_y, test_f, test_y, 10) == 1.0     # k = 200 > 30 per class
+    assert knn_accuracy(train_f, train_y, test_f, test_y, 10) == 1.0  # k = 200 > 30 per class
     # Shuffled labels carry nothing: near chance.
     shuffled = train_y[torch.randperm(len(train_y), generator=torch.Generator().manual_seed(1))]
     assert knn_accuracy(train_f, shuffled, test_f, test_y, 10, k=5) < 0.4
@@ -71,7 +72,7 @@ def test_knn_bad_arguments():
 def test_linear_probe_on_linearly_separable_features():
     g = torch.Generator().manual_seed(0)
     w = torch.randn(16, 3, generator=g)
-    x = torch.randn(900, 16, generator=g) * 3 + 10                     # offset and scale: it standardises
+    x = torch.randn(900, 16, generator=g) * 3 + 10  # offset and scale: it standardises
     y = (x @ w).argmax(1)
     acc = linear_probe(x[:600], y[:600], x[600:], y[600:], 3, epochs=30, lr=1e-2)
     assert acc > 0.95
@@ -93,7 +94,7 @@ def test_few_label_indices():
 def test_extract_features_freezes_bn_and_restores_mode(training):
     torch.manual_seed(0)
     encoder = SmallConvNet(width=8)
-    encoder(torch.randn(4, 3, 32, 32))                                  # non-trivial running stats
+    encoder(torch.randn(4, 3, 32, 32))  # non-trivial running stats
     encoder.train(training)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     images = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
@@ -117,8 +118,12 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
     model, data = tiny_trained_model(), synthetic_images(n_train=120, n_test=60, seed=3)
     kwargs = dict(linear_epochs=3, few_label=(2,), probe_images=40)
     scores = evaluate_model(model, data, **kwargs)
-    features = (extract_features(model.backbone, data.train_x), data.train_y,
-                extract_features(model.backbone, data.test_x), data.test_y)
+    features = (
+        extract_features(model.backbone, data.train_x),
+        data.train_y,
+        extract_features(model.backbone, data.test_x),
+        data.test_y,
+    )
     again = evaluate_model(model, data, features=features, **kwargs)
     for key in ("knn_top1", "linear_top1", "few_label", "aug_probe_mean_r2", "aug_probe_mu_mean_r2"):
         assert scores[key] == again[key], key
@@ -131,13 +136,37 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
 def test_eval_cli_names_the_run_it_read(tmp_path):
     model = tiny_trained_model()
     save_checkpoint(tmp_path / "checkpoint.pt", model, torch.optim.SGD(model.parameters(), lr=0.1), 7, 1, {})
-    proc = subprocess.run([sys.executable, "-m", "superinfo_lib.eval", "--checkpoint", str(tmp_path / "checkpoint.pt"),
-                           "--train-limit", "200", "--test-limit", "100", "--linear-epochs", "2", "--few-label",
-                           "--probe-images", "0", "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "superinfo_lib.eval",
+            "--checkpoint",
+            str(tmp_path / "checkpoint.pt"),
+            "--train-limit",
+            "200",
+            "--test-limit",
+            "100",
+            "--linear-epochs",
+            "2",
+            "--few-label",
+            "--probe-images",
+            "0",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["checkpoint"] == str(tmp_path / "checkpoint.pt") and result["step"] == 7
     assert "JPEG pack" in result["data"] and 0 <= result["knn_top1"] <= 1
-    missing = subprocess.run([sys.executable, "-m", "superinfo_lib.eval", "--checkpoint", str(tmp_path / "no.pt")],
-                             capture_output=True, text=True, timeout=300)
+    missing = subprocess.run(
+        [sys.executable, "-m", "superinfo_lib.eval", "--checkpoint", str(tmp_path / "no.pt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert missing.returncode == 2 and "no.pt" in missing.stderr

@@ -1,4 +1,5 @@
 """superinfo_lib.losses: parity with naive references, gradients, analytic values, bad input."""
+
 import math
 
 import pytest
@@ -27,7 +28,9 @@ def naive_info_nce(p1, p2, temperature):
 def test_info_nce_matches_naive_loop(n, d, temperature):
     g = torch.Generator().manual_seed(n * 100 + d)
     p1, p2 = torch.randn(n, d, generator=g), torch.randn(n, d, generator=g)
-    assert info_nce(p1, p2, temperature).item() == pytest.approx(naive_info_nce(p1, p2, temperature), rel=1e-5)
+    assert info_nce(p1, p2, temperature).item() == pytest.approx(
+        naive_info_nce(p1, p2, temperature), rel=1e-5
+    )
 
 
 def test_info_nce_is_symmetric_in_views():
@@ -61,8 +64,10 @@ def random_gaussians(seed, n=6, k=5, dtype=torch.float32):
 @pytest.mark.parametrize("seed", range(5))
 def test_gaussian_kl_matches_torch_distributions(seed):
     mu_a, lv_a, mu_b, lv_b = random_gaussians(seed, dtype=torch.float64)
-    ref = torch.distributions.kl_divergence(torch.distributions.Normal(mu_a, (0.5 * lv_a).exp()),
-                                            torch.distributions.Normal(mu_b, (0.5 * lv_b).exp())).sum(-1)
+    ref = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu_a, (0.5 * lv_a).exp()),
+        torch.distributions.Normal(mu_b, (0.5 * lv_b).exp()),
+    ).sum(-1)
     out = gaussian_kl(mu_a, lv_a, mu_b, lv_b)
     assert out.shape == (6,)
     assert torch.allclose(out, ref, rtol=1e-10, atol=1e-10)
@@ -103,7 +108,9 @@ def loss_inputs(n=8, d=6, k=4, seed=0):
 
 def test_superinfo_loss_total_and_terms():
     p1, p2, mu1, lv1, mu2, lv2 = loss_inputs()
-    out = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=0.7, beta_12=0.3, beta_21=0.05, temperature=0.4)
+    out = superinfo_loss(
+        p1, p2, mu1, lv1, mu2, lv2, lambda_pred=0.7, beta_12=0.3, beta_21=0.05, temperature=0.4
+    )
     assert set(out) == {"loss", "nce", "kl_12", "kl_21", "mi_lower_bound"}
     assert torch.allclose(out["nce"], info_nce(p1, p2, 0.4))
     assert torch.allclose(out["kl_12"], gaussian_kl(mu1, lv1, mu2, lv2).mean())
@@ -125,12 +132,13 @@ def test_negative_beta_needs_opt_in(name):
 
 # ----------------------------------------------------------------------------- bad input
 
+
 def test_bad_input_names_the_argument():
     p1, p2, mu1, lv1, mu2, lv2 = loss_inputs()
     with pytest.raises(ValueError, match="p1 and p2"):
         info_nce(p1, p2[:5], 0.5)
     with pytest.raises(ValueError, match="p1"):
-        info_nce(p1[0], p2[0], 0.5)                            # not (N, D)
+        info_nce(p1[0], p2[0], 0.5)  # not (N, D)
     for bad in (0.0, -0.1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="temperature"):
             info_nce(p1, p2, bad)
@@ -165,11 +173,12 @@ def test_check_finite_off_skips_only_the_nan_check():
     nan_mu2[0, 0] = float("nan")
     out = superinfo_loss(p1, p2, mu1, lv1, nan_mu2, lv2, beta_12=0.1, check_finite=False)
     assert torch.isnan(out["loss"])
-    with pytest.raises(ValueError, match="p1 and p2"):            # shapes are still checked
+    with pytest.raises(ValueError, match="p1 and p2"):  # shapes are still checked
         superinfo_loss(p1, p2[:3], mu1, lv1, mu2, lv2, check_finite=False)
 
 
 # ----------------------------------------------------------------------------- presets and warm-up
+
 
 def test_exponential_warmup_analytic():
     start, final, fraction = 1e-3, 1e-1, 0.5
@@ -222,14 +231,24 @@ def test_each_preset_loss_decreases(preset_name):
         # The same noise each time, so the objective is a fixed function of the weights.
         mu, lv, p = model(torch.cat([x1, x2]), torch.Generator().manual_seed(1))
         (mu1, mu2), (lv1, lv2), (p1, p2) = mu.chunk(2), lv.chunk(2), p.chunk(2)
-        return superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=preset.lambda_pred, beta_12=betas[0],
-                              beta_21=betas[1], temperature=preset.temperature)
+        return superinfo_loss(
+            p1,
+            p2,
+            mu1,
+            lv1,
+            mu2,
+            lv2,
+            lambda_pred=preset.lambda_pred,
+            beta_12=betas[0],
+            beta_21=betas[1],
+            temperature=preset.temperature,
+        )
 
     final_betas = preset.betas_at(1.0)
     with torch.no_grad():
         before = objective(final_betas)["loss"].item()
     for step in range(steps):
-        loss = objective(preset.betas_at(step / steps))["loss"]   # MIB ramps its betas up here
+        loss = objective(preset.betas_at(step / steps))["loss"]  # MIB ramps its betas up here
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -238,14 +257,17 @@ def test_each_preset_loss_decreases(preset_name):
     assert after["loss"].item() < before - 0.1, (before, after["loss"].item())
 
 
-@pytest.mark.parametrize("changes,name", [
-    (dict(temperature=0.0), "temperature"),
-    (dict(temperature=float("nan")), "temperature"),
-    (dict(beta_12=-1e-3), "beta_12"),
-    (dict(beta_21=float("inf")), "beta_21"),
-    (dict(beta_warmup_fraction=1.5), "beta_warmup_fraction"),
-    (dict(beta_start=0.0), "beta_start"),
-])
+@pytest.mark.parametrize(
+    "changes,name",
+    [
+        (dict(temperature=0.0), "temperature"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(beta_12=-1e-3), "beta_12"),
+        (dict(beta_21=float("inf")), "beta_21"),
+        (dict(beta_warmup_fraction=1.5), "beta_warmup_fraction"),
+        (dict(beta_start=0.0), "beta_start"),
+    ],
+)
 def test_preset_checks_every_coefficient_once(changes, name):
     with pytest.raises(ValueError, match=name):
         PRESETS["superinfo"].with_overrides(**changes)

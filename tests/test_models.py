@@ -1,4 +1,5 @@
 """superinfo_lib.models: the CIFAR stem, the Gaussian head, deterministic features."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -21,7 +22,7 @@ def test_resnet18_cifar_stem_keeps_32px():
 
 def test_gaussian_head_bounds_logvar():
     head = GaussianHead(8, 4, logvar_min=-8.0, logvar_max=4.0)
-    mu, logvar = head(torch.randn(16, 8) * 1e4)                      # drive the logits far out
+    mu, logvar = head(torch.randn(16, 8) * 1e4)  # drive the logits far out
     assert mu.shape == logvar.shape == (16, 4)
     assert logvar.min() >= -8.0 and logvar.max() <= 4.0
 
@@ -32,11 +33,16 @@ def test_forward_samples_but_features_are_deterministic():
     x = torch.randn(4, 3, 32, 32)
     out = model(x, generator=torch.Generator().manual_seed(1))
     assert {k: tuple(v.shape) for k, v in out.items()} == {
-        "h": (4, 128), "mu": (4, 16), "logvar": (4, 16), "z": (4, 16), "p": (4, 8)}
+        "h": (4, 128),
+        "mu": (4, 16),
+        "logvar": (4, 16),
+        "z": (4, 16),
+        "p": (4, 8),
+    }
     again = model(x, generator=torch.Generator().manual_seed(2))
-    assert not torch.allclose(out["z"], again["z"])                  # training uses a sample...
+    assert not torch.allclose(out["z"], again["z"])  # training uses a sample...
     mu = model.features(x, "mu")
-    assert torch.equal(mu, model.features(x, "mu"))                  # ...evaluation does not
+    assert torch.equal(mu, model.features(x, "mu"))  # ...evaluation does not
     assert torch.allclose(mu, out["mu"]) and torch.allclose(model.features(x), out["h"])
     with pytest.raises(ValueError, match="which"):
         model.features(x, "z")

@@ -1,4 +1,5 @@
 """superinfo_lib.probes: held-out ridge R^2 and the augmentation-parameter probe."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -10,7 +11,7 @@ from superinfo_lib.probes import PROBED_PARAMS, augmentation_probe, ridge_r2
 def test_ridge_r2_linear_and_independent_targets():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2000, 10, generator=g)
-    linear = x @ torch.randn(10, 2, generator=g) + 3.0                 # exactly linear (with an offset)
+    linear = x @ torch.randn(10, 2, generator=g) + 3.0  # exactly linear (with an offset)
     independent = torch.randn(2000, 1, generator=g)
     targets = torch.cat([linear, independent], 1)
     r2 = ridge_r2(x[:1500], targets[:1500], x[1500:], targets[1500:], ridge=1e-6)
@@ -23,7 +24,7 @@ def test_ridge_r2_partial_signal():
     # y = signal + equal-variance noise: R^2 close to 1/2.
     g = torch.Generator().manual_seed(1)
     x = torch.randn(4000, 5, generator=g)
-    y = (x[:, :1] + torch.randn(4000, 1, generator=g))
+    y = x[:, :1] + torch.randn(4000, 1, generator=g)
     r2 = ridge_r2(x[:3000], y[:3000], x[3000:], y[3000:], ridge=1e-6)
     assert r2.item() == pytest.approx(0.5, abs=0.06)
 

@@ -1,4 +1,5 @@
 """The results format: round trip, tables, CPU marking, missing and corrupt files, bundles."""
+
 import json
 import tarfile
 
@@ -8,11 +9,33 @@ from superinfo_lib import results
 
 
 def run_payload(method="simclr", knn=0.8512, **extra):
-    return {"label": method, "method": method, "epochs": 100, "epochs_done": 100, "complete": True,
-            "batch_size": 512, "beta_12": 0.0, "beta_21": 0.0, "knn_top1": knn, "linear_top1": 0.874,
-            "few_label": {"10": 0.41, "100": 0.62}, "aug_probe_mean_r2": 0.31,
-            "per_epoch": [{"epoch": 1, "loss": 5.1, "nce": 5.1, "kl_12": 30.0, "kl_21": 31.0,
-                           "mi_lower_bound": 1.8, "epoch_time_s": 2.0}], "epoch_times_s": [2.0], **extra}
+    return {
+        "label": method,
+        "method": method,
+        "epochs": 100,
+        "epochs_done": 100,
+        "complete": True,
+        "batch_size": 512,
+        "beta_12": 0.0,
+        "beta_21": 0.0,
+        "knn_top1": knn,
+        "linear_top1": 0.874,
+        "few_label": {"10": 0.41, "100": 0.62},
+        "aug_probe_mean_r2": 0.31,
+        "per_epoch": [
+            {
+                "epoch": 1,
+                "loss": 5.1,
+                "nce": 5.1,
+                "kl_12": 30.0,
+                "kl_21": 31.0,
+                "mi_lower_bound": 1.8,
+                "epoch_time_s": 2.0,
+            }
+        ],
+        "epoch_times_s": [2.0],
+        **extra,
+    }
 
 
 def as_gpu(path, name="NVIDIA H100 80GB HBM3"):
@@ -30,7 +53,7 @@ def test_round_trip_adds_provenance(tmp_path):
     assert record["kind"] == "run" and record["seed"] == 3 and record["command"] == "python x.py --flag"
     assert record["per_epoch"] == run_payload()["per_epoch"]
     assert record["_path"] == str(path)
-    assert record["cpu"] is True                      # written on this CPU machine: flagged
+    assert record["cpu"] is True  # written on this CPU machine: flagged
 
 
 def test_rewriting_the_same_name_updates_in_place(tmp_path):
@@ -45,13 +68,17 @@ def test_kind_filter_and_table_leave_out_cpu(tmp_path):
     gpu = results.write_result("run", run_payload("superinfo", knn=0.8613), tmp_path, "run-gpu.json")
     as_gpu(gpu)
     results.write_result("run", run_payload("simclr", knn=0.1), tmp_path, "run-cpu.json")
-    results.write_result("sweep", {"epochs": 20, "rows": [{"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.7}]},
-                         tmp_path, "sweep-cpu.json")
+    results.write_result(
+        "sweep",
+        {"epochs": 20, "rows": [{"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.7}]},
+        tmp_path,
+        "sweep-cpu.json",
+    )
     runs = results.load_results(tmp_path, kind="run")
     assert sorted(r["method"] for r in runs) == ["simclr", "superinfo"]
     assert "1 of them from a CPU" in runs.message
     rows = results.results_table(runs, "run")
-    assert [r["method"] for r in rows] == ["superinfo"]          # the CPU run is not a GPU figure
+    assert [r["method"] for r in rows] == ["superinfo"]  # the CPU run is not a GPU figure
     assert rows[0]["kNN top-1 %"] == "86.13" and rows[0]["10/class %"] == "41.00"
     with_cpu = results.results_table(runs, "run", include_cpu=True)
     assert any("not a GPU figure" in r["device"] for r in with_cpu)
@@ -88,7 +115,7 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="kind"):
         results.load_results(tmp_path, kind="nonsense")
     with pytest.raises(ValueError, match="results/"):
-        results.write_result("run", run_payload(), results.RESULTS_DIR)   # CPU figure into results/
+        results.write_result("run", run_payload(), results.RESULTS_DIR)  # CPU figure into results/
 
 
 def test_bundle_import_refuses_cpu_and_copies_gpu(tmp_path):

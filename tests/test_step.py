@@ -12,11 +12,11 @@ from superinfo_lib.step import choose_precision, make_scaler, training_step
 
 def test_precision_follows_the_device(monkeypatch):
     assert choose_precision("cpu") == "fp32"
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))   # T4
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # T4
     assert choose_precision("cuda") == "fp16"
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))   # H100
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))  # H100
     assert choose_precision("cuda") == "bf16"
-    assert choose_precision("cuda", "fp32") == "fp32"                 # an explicit choice wins
+    assert choose_precision("cuda", "fp32") == "fp32"  # an explicit choice wins
     with pytest.raises(ValueError, match="precision"):
         choose_precision("cpu", "fp8")
 
@@ -38,8 +38,9 @@ def test_step_equals_the_loss_written_out():
     views = two_views(batch, torch.Generator().manual_seed(0))
     model, optimizer = small_setup()
     reference, ref_opt = small_setup()
-    terms = training_step(model, optimizer, views, PRESETS["mib"], (0.01, 0.02),
-                          generator=torch.Generator().manual_seed(1))
+    terms = training_step(
+        model, optimizer, views, PRESETS["mib"], (0.01, 0.02), generator=torch.Generator().manual_seed(1)
+    )
     out = reference(views, generator=torch.Generator().manual_seed(1))
     (p1, p2), (m1, m2), (l1, l2) = out["p"].chunk(2), out["mu"].chunk(2), out["logvar"].chunk(2)
     expected = superinfo_loss(p1, p2, m1, l1, m2, l2, beta_12=0.01, beta_21=0.02, temperature=0.5)
@@ -56,8 +57,18 @@ def test_steps_lower_the_loss_in_every_precision(precision):
     views = two_views(batch, torch.Generator().manual_seed(0))
     model, optimizer = small_setup()
     scaler = make_scaler("cpu", precision)
-    losses = [training_step(model, optimizer, views, PRESETS["superinfo"], precision=precision, scaler=scaler,
-                            generator=torch.Generator().manual_seed(1))["nce"].item() for _ in range(15)]
+    losses = [
+        training_step(
+            model,
+            optimizer,
+            views,
+            PRESETS["superinfo"],
+            precision=precision,
+            scaler=scaler,
+            generator=torch.Generator().manual_seed(1),
+        )["nce"].item()
+        for _ in range(15)
+    ]
     assert all(map(torch.isfinite, map(torch.tensor, losses)))
     assert losses[-1] < losses[0] - 0.05, losses
 

@@ -1,4 +1,5 @@
 """superinfo_lib.train: resume, checkpoints, NaN handling, config validation, the CLI."""
+
 import json
 import math
 import os
@@ -9,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import superinfo_lib.train as train_mod
 import superinfo_lib.step as step_mod
+import superinfo_lib.train as train_mod
+from superinfo_lib.checkpoint import load_backbone, load_checkpoint
 from superinfo_lib.losses import PRESETS
 from superinfo_lib.metrics import read_metrics
-from superinfo_lib.checkpoint import load_backbone, load_checkpoint
 from superinfo_lib.train import NonFiniteLoss, TrainConfig, lr_at, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,8 +23,19 @@ TERMS = ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound", "lr", "beta_12", "be
 
 def tiny_config(out, **changes):
     """2 epochs x 4 steps of the small convnet on synthetic images: a few seconds on a CPU."""
-    settings = dict(synthetic=True, arch="small", epochs=2, batch_size=32, train_limit=128, test_limit=64,
-                    knn_every=0, linear_epochs=0, log_every=1, device="cpu", out=str(out))
+    settings = dict(
+        synthetic=True,
+        arch="small",
+        epochs=2,
+        batch_size=32,
+        train_limit=128,
+        test_limit=64,
+        knn_every=0,
+        linear_epochs=0,
+        log_every=1,
+        device="cpu",
+        out=str(out),
+    )
     return TrainConfig(**{**settings, **changes})
 
 
@@ -42,23 +54,23 @@ def uninterrupted(tmp_path_factory):
 def test_uninterrupted_run_writes_everything(uninterrupted):
     out, results = uninterrupted
     records = step_records(out)
-    assert sorted(records) == list(range(1, 9))                        # 2 epochs x 128/32 steps
+    assert sorted(records) == list(range(1, 9))  # 2 epochs x 128/32 steps
     assert all(math.isfinite(records[s][k]) for s in records for k in TERMS)
-    assert records[1]["beta_12"] < records[8]["beta_12"]               # MIB's warm-up ramps beta
+    assert records[1]["beta_12"] < records[8]["beta_12"]  # MIB's warm-up ramps beta
     final = json.loads((out / "final.json").read_text())
     assert final["step"] == 8 and 0 <= final["knn_top1"] <= 1 and final == results
-    assert not [p for p in os.listdir(out) if ".tmp" in p]             # checkpoints written atomically
+    assert not [p for p in os.listdir(out) if ".tmp" in p]  # checkpoints written atomically
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["step"] == 8 and ckpt["epoch"] == 2
     assert load_backbone(out / "checkpoint.pt")(torch.zeros(2, 3, 32, 32)).shape == (2, 128)
 
 
-@pytest.mark.parametrize("split_at", [3, 4])                          # mid-epoch and at an epoch's end
+@pytest.mark.parametrize("split_at", [3, 4])  # mid-epoch and at an epoch's end
 def test_resume_repeats_the_uninterrupted_run(uninterrupted, tmp_path, split_at):
     reference = step_records(uninterrupted[0])
     train(tiny_config(tmp_path, loss="mib", stop_at_step=split_at), progress=False)
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == split_at
-    assert not (tmp_path / "final.json").exists()                       # stopped early: no final results
+    assert not (tmp_path / "final.json").exists()  # stopped early: no final results
     results = train(tiny_config(tmp_path, loss="mib", resume=True), progress=False)
     resumed = step_records(tmp_path)
     assert sorted(resumed) == list(range(1, 9))
@@ -74,7 +86,7 @@ def test_existing_checkpoint_is_not_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match="checkpoint.pt"):
         train(tiny_config(tmp_path), progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
-    with pytest.raises(ValueError, match="batch_size"):                # --resume with other settings
+    with pytest.raises(ValueError, match="batch_size"):  # --resume with other settings
         train(tiny_config(tmp_path, batch_size=16, resume=True), progress=False)
 
 
@@ -85,19 +97,22 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
     def loss_turning_nan(*args, **kwargs):
         terms = real_loss(*args, **kwargs)
         calls.append(1)
-        if len(calls) > 5:                                             # steps 0..4 fine, step 5 is NaN
+        if len(calls) > 5:  # steps 0..4 fine, step 5 is NaN
             terms["loss"] = terms["loss"] * float("nan")
         return terms
 
     monkeypatch.setattr(step_mod, "superinfo_loss", loss_turning_nan)
     with pytest.raises(NonFiniteLoss, match=r"step 5\b") as err:
         train(tiny_config(tmp_path), progress=False)
-    assert "step 4" in str(err.value)                                  # the checkpoint it kept
+    assert "step 4" in str(err.value)  # the checkpoint it kept
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["step"] == 4
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
-    errors = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
-              if json.loads(line)["kind"] == "error"]
+    errors = [
+        json.loads(line)
+        for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+        if json.loads(line)["kind"] == "error"
+    ]
     assert len(errors) == 1 and "step 5" in errors[0]["message"]
     assert not (tmp_path / "final.json").exists()
 
@@ -106,17 +121,20 @@ def test_checkpoint_interval_and_the_kept_checkpoint(tmp_path, monkeypatch):
     """Every 2nd epoch and at the end: a NaN in epoch 4 keeps the epoch-2 checkpoint (step 8)."""
     saved = []
     real_save = train_mod.save_checkpoint
-    monkeypatch.setattr(train_mod, "save_checkpoint", lambda path, model, opt, step, *a: (
-        saved.append(step), real_save(path, model, opt, step, *a)))
+    monkeypatch.setattr(
+        train_mod,
+        "save_checkpoint",
+        lambda path, model, opt, step, *a: (saved.append(step), real_save(path, model, opt, step, *a)),
+    )
     train(tiny_config(tmp_path / "full", epochs=3, checkpoint_every=2), progress=False)
-    assert saved == [8, 12]                                            # epoch 2, then the end (epoch 3)
+    assert saved == [8, 12]  # epoch 2, then the end (epoch 3)
 
     real_loss, calls = step_mod.superinfo_loss, []
 
     def loss_turning_nan(*args, **kwargs):
         terms = real_loss(*args, **kwargs)
         calls.append(1)
-        if len(calls) > 13:                                            # step 13 (epoch 4) is NaN
+        if len(calls) > 13:  # step 13 (epoch 4) is NaN
             terms["loss"] = terms["loss"] * float("nan")
         return terms
 
@@ -126,20 +144,23 @@ def test_checkpoint_interval_and_the_kept_checkpoint(tmp_path, monkeypatch):
     assert load_checkpoint(tmp_path / "nan" / "checkpoint.pt")["step"] == 8
 
 
-@pytest.mark.parametrize("changes,name", [
-    (dict(checkpoint_every=0), "checkpoint-every"),
-    (dict(temperature=0), "temperature"),
-    (dict(temperature=-0.5), "temperature"),
-    (dict(beta_12=-1e-3), "beta_12"),
-    (dict(beta_21=-1e-3), "beta_21"),
-    (dict(loss="byol"), "loss"),
-    (dict(lr=float("nan")), "lr"),
-    (dict(beta_12=float("inf")), "beta_12"),
-    (dict(precision="fp8"), "precision"),
-    (dict(epochs=0), "epochs"),
-    (dict(batch_size=0), "batch-size"),
-    (dict(train_limit=0), "train-limit"),
-])
+@pytest.mark.parametrize(
+    "changes,name",
+    [
+        (dict(checkpoint_every=0), "checkpoint-every"),
+        (dict(temperature=0), "temperature"),
+        (dict(temperature=-0.5), "temperature"),
+        (dict(beta_12=-1e-3), "beta_12"),
+        (dict(beta_21=-1e-3), "beta_21"),
+        (dict(loss="byol"), "loss"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(beta_12=float("inf")), "beta_12"),
+        (dict(precision="fp8"), "precision"),
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch-size"),
+        (dict(train_limit=0), "train-limit"),
+    ],
+)
 def test_bad_config_raises_naming_the_setting(changes, name):
     with pytest.raises(ValueError, match=name):
         TrainConfig(**changes).resolve()
@@ -147,13 +168,13 @@ def test_bad_config_raises_naming_the_setting(changes, name):
 
 def test_config_defaults_and_opt_in():
     cfg = TrainConfig(beta_12=-1e-3, allow_negative_beta=True, device="cpu").resolve()
-    assert cfg.preset.beta_12 == -1e-3 and cfg.preset.beta_21 == 1e-3   # one override, one preset value
-    cpu = TrainConfig(device="cpu").resolve()                           # CPU: scaled down, and says so
+    assert cfg.preset.beta_12 == -1e-3 and cfg.preset.beta_21 == 1e-3  # one override, one preset value
+    cpu = TrainConfig(device="cpu").resolve()  # CPU: scaled down, and says so
     assert cpu.scaled_down and cpu.epochs == 1 and cpu.train_limit == 2048 and cpu.arch == "resnet18"
     assert cpu.precision == "fp32"
     gpu = TrainConfig(device="cuda", loss="mib", precision="bf16").resolve()
     assert gpu.epochs == 100 and gpu.batch_size == 512 and gpu.preset.beta_12 == 1e-2 and not gpu.scaled_down
-    assert gpu.preset.beta_warmup_fraction == 0.5                       # MIB's schedule comes with its preset
+    assert gpu.preset.beta_warmup_fraction == 0.5  # MIB's schedule comes with its preset
     assert gpu.lr == pytest.approx(0.06 * 512 / 256)
     assert cpu.checkpoint_every == 1 and gpu.checkpoint_every == 10
 
@@ -163,14 +184,20 @@ def test_lr_schedule():
     assert lr_at(0, total, warmup, base) == pytest.approx(base / warmup)
     assert lr_at(warmup - 1, total, warmup, base) == pytest.approx(base)
     assert lr_at(warmup, total, warmup, base) == pytest.approx(base)
-    assert lr_at(warmup + 45, total, warmup, base) == pytest.approx(base / 2)   # cosine midpoint
+    assert lr_at(warmup + 45, total, warmup, base) == pytest.approx(base / 2)  # cosine midpoint
     assert lr_at(total, total, warmup, base) == pytest.approx(0, abs=1e-12)
 
 
 def run_cli(*args, timeout=600):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "superinfo_lib.train", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "superinfo_lib.train", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_cli_reports_bad_arguments(tmp_path):
@@ -184,14 +211,30 @@ def test_cli_smoke_run_on_cifar10(tmp_path):
     The small convnet keeps it to seconds; the ResNet-18 defaults are checked in
     test_config_defaults_and_opt_in and run on a GPU."""
     out = tmp_path / "run"
-    proc = run_cli("--loss", "superinfo", "--arch", "small", "--epochs", "1", "--train-limit", "2048",
-                   "--test-limit", "1000", "--batch-size", "128", "--linear-epochs", "30", "--out", str(out))
+    proc = run_cli(
+        "--loss",
+        "superinfo",
+        "--arch",
+        "small",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "2048",
+        "--test-limit",
+        "1000",
+        "--batch-size",
+        "128",
+        "--linear-epochs",
+        "30",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("metrics.jsonl", "checkpoint.pt", "final.json"):
         assert (out / name).is_file(), name
     final = json.loads((out / "final.json").read_text())
     assert "JPEG pack" in final["data_source"] or "torchvision" in final["data_source"]
-    assert final["step"] == 16 and final["knn_top1"] > 0.15             # chance is 0.10
+    assert final["step"] == 16 and final["knn_top1"] > 0.15  # chance is 0.10
     assert 0.1 <= final["linear_top1"] <= 1
     records = read_metrics(out)
     assert records[0]["kind"] == "config" and records[0]["arch"] == "small"
@@ -221,5 +264,5 @@ def test_fp16_resume_restores_the_gradient_scaler(tmp_path):
     assert sorted(split) == sorted(full) == [1, 2, 3, 4]
     for step in full:
         assert split[step]["loss"] == pytest.approx(full[step]["loss"], rel=1e-5, abs=1e-6), step
-    with pytest.raises(ValueError, match="precision"):             # a resume cannot change the precision
+    with pytest.raises(ValueError, match="precision"):  # a resume cannot change the precision
         train(tiny_config(tmp_path / "split", resume=True, loss="mib", epochs=1), progress=False)
