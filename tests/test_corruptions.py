@@ -321,3 +321,53 @@ def test_robustness_eval_refuses_bad_arguments(cifar):
         robustness_eval(lambda i: i.flatten(1), x, y, {})
     with pytest.raises(ValueError, match="same, non-zero length"):
         robustness_eval(lambda i: i.flatten(1), x, y[:3], predictors)
+
+
+# ----------------------------------------------------------------------------- figures
+
+def fake_result(offset: float) -> dict:
+    names, severities = ["gaussian_noise", "contrast"], [1, 2]
+    acc = {n: {str(s): {"linear": 0.8 - 0.1 * s - 0.05 * i + offset, "knn": 0.5} for s in severities}
+           for i, n in enumerate(names)}
+    return {"clean": {"linear": 0.9 + offset, "knn": 0.6}, "accuracy": acc, "corruptions": names,
+            "severities": severities}
+
+
+def test_robustness_figure_draws_the_means_per_method():
+    from superinfo_lib.plots import METHOD_COLORS, robustness_figure
+    fig = robustness_figure({"simclr": fake_result(0.0), "superinfo": [fake_result(0.0), fake_result(0.02)]})
+    lines = [t for t in fig.data if t.type == "scatter"]
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert [t.name for t in lines] == ["SimCLR", "SuperInfo"] and len(bars) == 2
+    assert list(lines[0].x) == [0, 1, 2]
+    # severity s: mean over the two corruptions of 0.8 - 0.1 s - 0.05 i
+    assert list(lines[0].y) == pytest.approx([0.9, 0.675, 0.575])
+    assert list(lines[1].y) == pytest.approx([0.91, 0.685, 0.585])        # mean of the two seeds
+    assert lines[0].error_y.visible is False and list(lines[1].error_y.array) == pytest.approx([0.01414] * 3,
+                                                                                                 abs=1e-4)
+    assert list(bars[0].x) == ["gaussian noise", "contrast"]
+    assert list(bars[0].y) == pytest.approx([0.65, 0.60])                  # mean over severities 1, 2
+    assert lines[1].line.color == bars[1].marker.color == METHOD_COLORS["superinfo"]
+    assert all(axis.title.text for axis in (fig.layout.xaxis, fig.layout.xaxis2, fig.layout.yaxis,
+                                            fig.layout.yaxis2))
+    assert fig.layout.legend.y < 0                                         # below the panels
+    with pytest.raises(ValueError, match="predictor 'top5'"):
+        robustness_figure({"simclr": fake_result(0.0)}, predictor="top5")
+
+
+def test_corruption_grid_places_each_image_in_its_tile(cifar):
+    from superinfo_lib.plots import corruption_grid
+    image = cifar.test_x[:1]
+    grid = {name: torch.cat([corrupt(image, name, s, torch.Generator().manual_seed(0)) for s in range(6)])
+            for name in ("contrast", "pixelate")}
+    fig = corruption_grid(grid, gap=4)
+    mosaic = np.asarray(fig.data[0].z)
+    assert mosaic.shape == (2 * 36 - 4, 6 * 36 - 4, 3)
+    for row, name in enumerate(grid):
+        for col in range(6):
+            tile = mosaic[row * 36:row * 36 + 32, col * 36:col * 36 + 32]
+            assert np.array_equal(tile, grid[name][col].permute(1, 2, 0).numpy())
+    assert list(fig.layout.yaxis.ticktext) == ["contrast", "pixelate"]
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+    with pytest.raises(ValueError, match="has shape"):
+        corruption_grid({"contrast": grid["contrast"], "pixelate": grid["pixelate"][:3]})
