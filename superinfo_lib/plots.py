@@ -82,12 +82,10 @@ def _robustness_curves(result: dict, predictor: str) -> tuple[list[float], dict[
 
 def _mean_and_spread(values: list[list[float]]) -> tuple[list[float], list[float] | None]:
     """Mean over seeds (the outer list) and their standard deviation (None for one seed)."""
-    n = len(values)
-    mean = [sum(column) / n for column in zip(*values)]
-    if n < 2:
-        return mean, None
-    std = [(sum((v - m) ** 2 for v in column) / (n - 1)) ** 0.5 for column, m in zip(zip(*values), mean)]
-    return mean, std
+    import statistics
+    columns = list(zip(*values, strict=True))
+    std = [statistics.stdev(c) for c in columns] if len(values) > 1 else None
+    return [statistics.fmean(c) for c in columns], std
 
 
 def robustness_figure(results_by_method: dict, predictor: str = "linear", height: int = 640):
