@@ -149,13 +149,13 @@ def jpeg_quant_table(base: tuple[int, ...], quality: int, device=None) -> torch.
     return ((torch.tensor(base, dtype=torch.float32) * scale + 50) // 100).clamp(1, 255).to(device)
 
 
-def dct_matrix(n: int = 8, device=None) -> torch.Tensor:
+def dct_matrix(n: int = 8, device=None, dtype=torch.float64) -> torch.Tensor:
     """(n, n) orthonormal DCT-II: JPEG's 8x8 transform is C @ block @ C.T."""
     k = torch.arange(n, dtype=torch.float64)[:, None]
     i = torch.arange(n, dtype=torch.float64)[None, :]
     c = torch.cos((2 * i + 1) * k * math.pi / (2 * n)) * math.sqrt(2 / n)
     c[0] = math.sqrt(1 / n)
-    return c.float().to(device)
+    return c.to(device=device, dtype=dtype)
 
 
 def _to_blocks(planes: torch.Tensor) -> torch.Tensor:
@@ -186,9 +186,11 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
     The lossy steps of a libjpeg round trip at its defaults: YCbCr (JFIF), 4:2:0 chroma (2x2
     means), 8x8 DCT, quantisation by the standard tables scaled to `quality` (rounding half away
     from zero), and on decoding fancy chroma upsampling; intermediate planes are rounded to
-    integers as libjpeg stores them. (Entropy coding is lossless and skipped.) Returns float RGB
-    in [0, 255], rounded.
+    integers as libjpeg stores them. (Entropy coding is lossless and skipped.) Computed in float64,
+    so that no TF32 matmul moves a coefficient across a rounding boundary on a GPU. Returns RGB
+    in [0, 255], rounded, in the dtype of `x`.
     """
+    dtype, x = x.dtype, x.double()
     h, w = x.shape[-2:]
     pad_h, pad_w = -h % 16, -w % 16                   # whole 16x16 units, edges repeated as libjpeg
     if pad_h or pad_w:
@@ -202,7 +204,7 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
     kron = torch.kron(c, c)                           # vec(C B C^T) = (C kron C) vec(B)
 
     def compress(planes, base):
-        q = jpeg_quant_table(base, quality, x.device)
+        q = jpeg_quant_table(base, quality, x.device).double()
         coef = (_to_blocks(planes - 128) @ kron.T) / q
         coef = torch.sign(coef) * torch.floor(coef.abs() + 0.5)
         return (_from_blocks((coef * q) @ kron) + 128).round().clamp(0, 255)
@@ -212,7 +214,7 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
     rgb = torch.stack([luma + 1.402 * (cr - 128),
                        luma - 0.344136286 * (cb - 128) - 0.714136286 * (cr - 128),
                        luma + 1.772 * (cb - 128)], 1)
-    return rgb[:, :, :h, :w].round().clamp(0, 255)
+    return rgb[:, :, :h, :w].round().clamp(0, 255).to(dtype)
 
 
 # ----------------------------------------------------------------------------- the corruptions
