@@ -51,6 +51,18 @@ def check_01(f):
     assert aug["distinct_crop_widths"] == aug["gallery_images"], "augmentation parameters are not drawn per sample"
     assert aug["views_differ_fraction"] == 1.0
     assert aug["view_shape"] == [3, 32, 32]
+    corr = f["corruptions"]
+    # The text: averaged over corruptions every severity step changes the image more; so does each
+    # corruption on its own, except saturate, whose severity 3 changes it less than its severity 2.
+    mean = corr["mean_abs_diff_by_severity"]
+    assert len(mean) == corr["severities"] == 6 and mean[0] == 0
+    assert all(b > a for a, b in zip(mean, mean[1:])), mean
+    for name in corr["names"]:
+        d = corr["mean_abs_diff"][name]
+        if name == "saturate":
+            assert d[0] == 0 < d[1] < d[2] and d[3] < d[2] and d[3] < d[4] < d[5], d
+        else:
+            assert d[0] == 0 and all(b > a for a, b in zip(d, d[1:])), (name, d)
 
 
 def check_02(f):
