@@ -42,13 +42,21 @@ SWEEP_ASYMMETRIC = ((1e-3, 0.0),)
 # ----------------------------------------------------------------------------- one run
 
 
-def evaluate(checkpoint: Path, data, device, linear_epochs: int, probe_images: int, seed: int) -> dict:
+def evaluate(
+    checkpoint: Path, data, device, linear_epochs: int, probe_images: int, seed: int, robustness_images: int
+) -> dict:
     """The library's one evaluation (eval.evaluate_model) of a checkpoint, on `device`."""
     model, _ = load_checkpoint_model(checkpoint, map_location=device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return evaluate_model(
-        model, data, linear_epochs=linear_epochs, few_label=(10, 100), probe_images=probe_images, seed=seed
+        model,
+        data,
+        linear_epochs=linear_epochs,
+        few_label=(10, 100),
+        probe_images=probe_images,
+        robustness_images=robustness_images,
+        seed=seed,
     )
 
 
@@ -155,7 +163,15 @@ def run_one(
     if done > 0 and budget.allows(min(estimates.get("eval_s", 0.0), 5.0)):
         t0 = time.perf_counter()
         payload.update(
-            evaluate(work / "checkpoint.pt", data, device, args.linear_epochs, args.probe_images, args.seed)
+            evaluate(
+                work / "checkpoint.pt",
+                data,
+                device,
+                args.linear_epochs,
+                args.probe_images,
+                args.seed,
+                args.robustness_images,
+            )
         )
         payload["eval_s"] = estimates["eval_s"] = time.perf_counter() - t0
     path = refresh()
@@ -339,6 +355,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.linear_epochs = args.linear_epochs or (5 if smoke else 100)
     if args.beta is not None and len(args.beta) == 1:
         args.beta = (args.beta[0], args.beta[0])
+    if args.robustness_images is None:
+        args.robustness_images = 64 if args.smoke else 10000
     for name in ("epochs", "batch_size", "chunk_epochs", "linear_epochs", "probe_images"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")

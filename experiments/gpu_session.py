@@ -26,6 +26,7 @@ with a GPU continues the queue. The queue, in order:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -135,6 +136,31 @@ class Session:
             ]
             ok = self.wait(procs) and ok
         return ok
+
+    def corruption_bench(self, item: str) -> bool:
+        """bench/bench_corruptions.py: corrupting the test set against one training epoch."""
+        a = self.args
+        cmd = [sys.executable, str(ROOT / "bench/bench_corruptions.py")]
+        cmd += (["--smoke"] if a.smoke else []) + (["--data", a.data] if a.data else [])
+        cmd += ["--device", a.device] if a.device else []
+        print("$", " ".join(cmd), flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        print(proc.stdout[-3000:], proc.stderr[-2000:], flush=True)
+        if proc.returncode:
+            return False
+        summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        payload = {
+            "label": "corruptions",
+            "smoke": a.smoke,
+            "rows": [],
+            "corruptions": summary,
+            "session_item": item,
+        }
+        device = "cpu" if summary["device"] == "cpu" else "cuda"
+        results.write_result("benchmark", payload, self.results_dir, device=device)
+        if a.out:
+            results.write_bundle(self.results_dir, Path(a.out) / "results.tar")
+        return True
 
     def run_item(self, item: str, epoch_s: float, processes: int) -> bool:
         a = self.args

@@ -102,26 +102,21 @@ def knn_accuracy(
     return (pred.cpu() == test_labels.cpu()).float().mean().item()
 
 
-def linear_probe(
+def fit_linear(
     train_features: torch.Tensor,
     train_labels: torch.Tensor,
-    test_features: torch.Tensor,
-    test_labels: torch.Tensor,
     num_classes: int,
     epochs: int = 100,
     lr: float = 1e-3,
     weight_decay: float = 1e-5,
     batch_size: int = 512,
     seed: int = 0,
-) -> float:
-    """Test accuracy of a linear classifier trained on fixed features (Adam, cosine lr).
-
-    Features are standardised with the training set's statistics. Returns the accuracy
-    after the last epoch.
-    """
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A linear classifier trained on fixed features (Adam, cosine lr), features standardised
+    with the training set's statistics; returns predict: features (M, F) -> labels (M,)."""
     device = train_features.device
     mean, std = train_features.mean(0), train_features.std(0).clamp_min(1e-6)
-    xtr, xte = (train_features - mean) / std, (test_features.to(device) - mean) / std
+    xtr = (train_features - mean) / std
     ytr = train_labels.to(device)
     g = torch.Generator(device="cpu").manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -139,8 +134,31 @@ def linear_probe(
             loss.backward()
             opt.step()
             sched.step()
-    with torch.no_grad():
-        return (clf(xte).argmax(1).cpu() == test_labels.cpu()).float().mean().item()
+    clf.requires_grad_(False)
+
+    @torch.no_grad()
+    def predict(features: torch.Tensor) -> torch.Tensor:
+        return clf((features.to(device) - mean) / std).argmax(1)
+
+    return predict
+
+
+def accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
+    return (predicted.cpu() == labels.cpu()).float().mean().item()
+
+
+def linear_probe(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    num_classes: int,
+    epochs: int = 100,
+    **kwargs,
+) -> float:
+    """Test accuracy of `fit_linear`'s classifier after its last epoch (never the best epoch)."""
+    predict = fit_linear(train_features, train_labels, num_classes, epochs, **kwargs)
+    return accuracy(predict(test_features), test_labels)
 
 
 def few_label_indices(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Tensor:
@@ -161,6 +179,7 @@ def evaluate_model(
     linear_epochs: int = 100,
     few_label: tuple[int, ...] = (10, 100),
     probe_images: int = 5000,
+    robustness_images: int = 0,
     seed: int = 0,
     features: tuple[torch.Tensor, ...] | None = None,
     precision: str | None = None,
@@ -173,7 +192,10 @@ def evaluate_model(
       test_y) reuses features already extracted, as the trainer's kNN monitor does);
     - few-label linear probes with `few_label` labels per class;
     - the augmentation-parameter probe (held-out R^2) on the backbone and on mu, over the first
-      `probe_images` test images (0 skips it).
+      `probe_images` test images (0 skips it);
+    - robustness: kNN and linear accuracy (the classifier fitted on clean features only) on the
+      first `robustness_images` test images under every corruption and severity of
+      superinfo_lib.corruptions (0 skips it).
     """
     from .probes import MuEncoder, augmentation_probe
 
@@ -195,10 +217,11 @@ def evaluate_model(
         "n_train": len(train_f),
         "n_test": len(test_f),
     }
-    if linear_epochs:
-        results["linear_top1"] = linear_probe(
-            train_f, train_y, test_f, test_y, num_classes, epochs=linear_epochs
-        )
+    predict_linear = (
+        fit_linear(train_f, train_y, num_classes, epochs=linear_epochs) if linear_epochs else None
+    )
+    if predict_linear is not None:
+        results["linear_top1"] = accuracy(predict_linear(test_f), test_y)
     for per_class in few_label:
         idx = few_label_indices(train_y, per_class).to(train_f.device)
         # Few examples: more epochs, so the tiny training set is fitted.
@@ -219,6 +242,20 @@ def evaluate_model(
             aug_probe_mean_r2=probe_backbone["mean_r2"],
             aug_probe_mu_mean_r2=probe_mu["mean_r2"],
             aug_probe={"backbone": probe_backbone, "mu": probe_mu, "images": len(images)},
+        )
+    if robustness_images:
+        from .corruptions import robustness_eval
+
+        n = min(robustness_images, len(data.test_x))
+        predictors = {"knn": lambda f: knn_predict(train_f, train_y, f, num_classes)}
+        if predict_linear is not None:
+            predictors["linear"] = predict_linear
+        results["robustness"] = robustness_eval(
+            lambda x: extract_features(model.backbone, x, channels_last=channels_last, precision=precision),
+            data.test_x[:n].to(device),  # corrupted on the model's device
+            data.test_y[:n],
+            predictors,
+            seed=seed,
         )
     return results
 
@@ -245,6 +282,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--out", default=None, help="JSON file for the results (default: next to the checkpoint)"
     )
+    parser.add_argument(
+        "--robustness-images",
+        type=int,
+        default=10000,
+        help="test images for the corruption robustness (0: skip)",
+    )
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     args = parser.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -262,6 +305,7 @@ def main(argv=None) -> int:
         linear_epochs=args.linear_epochs,
         few_label=tuple(args.few_label),
         probe_images=min(args.probe_images, len(data.test_x)),
+        robustness_images=args.robustness_images,
     )
     results.update(
         checkpoint=str(args.checkpoint), step=ckpt.get("step"), data=data.source, device=str(device)

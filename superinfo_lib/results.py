@@ -13,7 +13,9 @@ Payloads by kind (keys the notebooks and the README read):
              linear_top1, few_label {"10": .., "100": ..}, aug_probe_mean_r2 (backbone),
              aug_probe_mu_mean_r2, final_nce, final_kl_12, final_kl_21, final_mi_lower_bound,
              per_epoch [{epoch, loss, nce, kl_12, kl_21, mi_lower_bound, knn_top1?, epoch_time_s}],
-             epoch_times_s
+             epoch_times_s, precision, robustness (superinfo_lib.corruptions.robustness_eval:
+             clean / mean_corruption / relative_drop per predictor, accuracy per corruption and
+             severity), session_item (the GPU session's queue item)
   sweep:     epochs, rows [one per (beta_12, beta_21): the run keys above, without per_epoch], best
   benchmark: rows [{name, batch_size, step_s, epoch_s, pairs_per_s, ratio_to_compute_limit, ...}],
              ratios, targets

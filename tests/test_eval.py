@@ -116,7 +116,7 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
     """The trainer passes the kNN monitor's features; the CLI, the GPU runs and notebook 6 let
     evaluate_model extract them: the scores must be the same."""
     model, data = tiny_trained_model(), synthetic_images(n_train=120, n_test=60, seed=3)
-    kwargs = dict(linear_epochs=3, few_label=(2,), probe_images=40)
+    kwargs = dict(linear_epochs=3, few_label=(2,), probe_images=40, robustness_images=60)
     scores = evaluate_model(model, data, **kwargs)
     features = (
         extract_features(model.backbone, data.train_x),
@@ -125,8 +125,19 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
         data.test_y,
     )
     again = evaluate_model(model, data, features=features, **kwargs)
-    for key in ("knn_top1", "linear_top1", "few_label", "aug_probe_mean_r2", "aug_probe_mu_mean_r2"):
+    for key in (
+        "knn_top1",
+        "linear_top1",
+        "few_label",
+        "aug_probe_mean_r2",
+        "aug_probe_mu_mean_r2",
+        "robustness",
+    ):
         assert scores[key] == again[key], key
+    rob = scores["robustness"]
+    assert rob["n_test"] == 60 and set(rob["clean"]) == {"knn", "linear"}
+    # The robustness evaluation's clean accuracy is the evaluation's own (same classifiers).
+    assert rob["clean"]["linear"] == pytest.approx(scores["linear_top1"])
     assert set(scores["few_label"]) == {"2"} and scores["n_test"] == 60
     assert scores["aug_probe"]["images"] == 40
     no_probe = evaluate_model(model, data, linear_epochs=0, few_label=(), probe_images=0)
@@ -151,6 +162,8 @@ def test_eval_cli_names_the_run_it_read(tmp_path):
             "2",
             "--few-label",
             "--probe-images",
+            "0",
+            "--robustness-images",
             "0",
             "--device",
             "cpu",
