@@ -332,6 +332,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--probe-images", type=int, default=5000, help="test images for the augmentation probe"
     )
     parser.add_argument(
+        "--robustness-images",
+        type=int,
+        default=None,
+        help="test images for the corruption robustness (default 10000; smoke 32; 0 skips it)",
+    )
+    parser.add_argument(
         "--val-holdout",
         type=int,
         default=0,
@@ -356,7 +362,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.beta is not None and len(args.beta) == 1:
         args.beta = (args.beta[0], args.beta[0])
     if args.robustness_images is None:
-        args.robustness_images = 64 if args.smoke else 10000
+        args.robustness_images = 32 if args.smoke else 10000
     for name in ("epochs", "batch_size", "chunk_epochs", "linear_epochs", "probe_images"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
