@@ -141,8 +141,9 @@ def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, flo
     from plotly.subplots import make_subplots
 
     pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
+    seeds = len({r["seed"] for r in rows})
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2, subplot_titles=(
-        "(a) what the representation keeps", f"(b) downstream label y ({len(rows) // len(betas)} seeds)"))
+        "(a) what the representation keeps", f"(b) downstream label y ({seeds} seeds)"))
     for key in ("shared", "specific_beyond_shared", "nuisance"):
         _mean_trace(fig, x, rows, key, pairs, MEASURE_LABELS[key], "legend", 1, 1)
     for key in ("few_label_acc", "full_label_acc"):
@@ -153,11 +154,9 @@ def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, flo
     fig.update_xaxes(title_text="β = β12 = β21", type="category")
     fig.update_yaxes(title_text="probe accuracy on μ(v1), test rows", range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(title_text="accuracy on y, test rows", range=[0, 1.05], row=1, col=2)
-    style(fig, height=420, title="Symmetric β sweep on the toy data")
-    fig.update_layout(legend=dict(orientation="h", x=0, y=-0.22, xanchor="left", yanchor="top"),
-                      legend2=dict(orientation="h", x=0.6, y=-0.22, xanchor="left", yanchor="top"),
-                      margin=dict(b=110, r=80))
-    return fig
+    style(fig, height=440, title="Symmetric β sweep on the toy data (mean ± sd over seeds)")
+    fig.update_layout(margin=dict(r=80))
+    return legends_under_axis_titles(fig, (("legend", 0.0), ("legend2", 0.6)))
 
 
 def toy_bounds_figure(rows: list[dict], betas: list[float], batch_size: int):
@@ -201,9 +200,9 @@ def toy_settings_figure(rows: list[dict], pairs: list[tuple[float, float]], chan
     chance_lines(fig, {MEASURE_LABELS[k].split(" ")[0].rstrip(","): chance[k] for k in keys})
     fig.update_layout(barmode="group", xaxis=dict(title="β12 / β21", type="category"),
                       yaxis=dict(title="accuracy, test rows (mean ± sd over seeds)", range=[0, 1.05]))
-    style(fig, height=380, title=title, legend_below=True)
-    fig.update_layout(margin=dict(r=90, b=100))
-    return fig
+    style(fig, height=400, title=title)
+    fig.update_layout(margin=dict(r=90))
+    return legends_under_axis_titles(fig)
 
 
 def kl_bound_figure(points: list[dict]):
@@ -223,8 +222,8 @@ def kl_bound_figure(points: list[dict]):
                     error_y=dict(type="data", array=[2 * p["mc_stderr"] for p in points]))
     fig.update_layout(xaxis=dict(title="encoder σ  (log scale)", type="log", exponentformat="power"),
                       yaxis=dict(title="nats per dimension  (log scale)", type="log", exponentformat="power"))
-    return style(fig, height=380, title="MIB's KL bound against the true superfluous information",
-                 legend_below=True)
+    style(fig, height=400, title="MIB's KL bound against the true superfluous information")
+    return legends_under_axis_titles(fig)
 
 
 def sigma_kl_figure(rows: list[dict], betas: list[float]):
@@ -271,7 +270,8 @@ def training_bounds_figure(steps: list[dict], batch_size: int):
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="nats (linear axis)", type="linear", row=1, col=1)
     fig.update_yaxes(title_text="nats", row=1, col=2)
-    return style(fig, height=400, legend_below=True, title="Training with β = 0: both bounds per logged step")
+    style(fig, height=420, title="Training with β = 0: both bounds per logged step")
+    return legends_under_axis_titles(fig)
 
 
 AUG_PROBE_COLORS = {"trained": METHOD_COLORS["simclr"], "random init": PREVIOUS_COLOR, "control": "#000000"}
@@ -291,5 +291,16 @@ def aug_probe_figure(scores: dict[str, dict], names: list[str], images: int):
     fig.add_hline(y=0, line=dict(color="#000000", width=1))
     fig.update_layout(barmode="group", xaxis_title="augmentation parameter of the view",
                       yaxis_title="held-out R²  (0 = predicting the mean)")
-    return style(fig, height=420, legend_below=True,
-                 title=f"Reading a view's augmentation parameters from μ(view), {images} test images")
+    style(fig, height=440, title=f"Reading a view's augmentation parameters from μ(view), {images} test images")
+    return legends_under_axis_titles(fig)
+
+
+def legends_under_axis_titles(fig, legends=(("legend", 0.0),), bottom: int = 130):
+    """Put each named legend (name, x in paper units) horizontally under the x-axis title, not on
+    it: 75 px below the plot area, whatever the figure's height; widens the bottom margin."""
+    layout = fig.layout
+    plot_height = (layout.height or 450) - (layout.margin.t or 60) - bottom
+    fig.update_layout(margin=dict(b=bottom))
+    for name, x in legends:
+        fig.update_layout({name: dict(orientation="h", x=x, xanchor="left", y=-75 / plot_height, yanchor="top")})
+    return fig

@@ -106,8 +106,8 @@ def _bounds_figure() -> go.Figure:
     bounds.update_xaxes(title_text="training step")
     bounds.update_yaxes(title_text="nats", row=1, col=1)
     bounds.update_yaxes(title_text="nats (log scale)", type="log", exponentformat="power", row=1, col=2)
-    return plots.style(bounds, height=360, legend_below=True,
-                       title="(c) the bounds over training; dotted: previous setting")
+    plots.style(bounds, height=380, title="(c) the bounds over training; dotted: previous setting")
+    return plots.legends_under_axis_titles(bounds)
 
 
 def empty_live_figures() -> dict[str, go.Figure]:
@@ -206,7 +206,8 @@ def nearest_row(rows: list[dict], beta_12: float, beta_21: float) -> int | None:
 def empty_cifar_figure() -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("CIFAR-10 top-1 accuracy",
                                                         "augmentation probe R² (superfluous information)"))
-    plots.style(fig, height=360, title="CIFAR-10 beta sweep (stored GPU results)", legend_below=True)
+    plots.style(fig, height=380, title="CIFAR-10 beta sweep (stored GPU results)")
+    plots.legends_under_axis_titles(fig)
     fig.update_yaxes(title_text="top-1 accuracy", row=1, col=1)
     fig.update_yaxes(title_text="held-out R²", row=1, col=2)
     for key, label, col in (("knn_top1", "kNN (k=200)", 1), ("linear_top1", "linear probe", 1),

@@ -149,8 +149,11 @@ def check_04(f):
     # chance and r <= 1/10 of its own (measured: 0.41 / 0.04 smoke, 0.55 / -0.01 full, at 1e-3).
     assert any(excess_lost(rows, "nuisance", b) >= 0.25
                and excess_lost(rows, "specific_beyond_shared", b) <= 0.1 for b in betas[1:])
-    # r survives to a larger beta, then goes too (measured: 0.98 lost at 0.1).
+    # r survives to a larger beta, then goes too (measured: 0.98 lost at 0.1; at 1e-2, 0.80 smoke and
+    # 0.55 full, 0.59 over 5 seeds).
     assert excess_lost(rows, "specific_beyond_shared", betas[-1]) >= 0.75
+    if 1e-2 in betas:
+        assert excess_lost(rows, "specific_beyond_shared", 1e-2) >= 0.4
     assert all(mean("shared", b) > 0.95 for b in betas if b <= 1e-2)
     if betas[-1] >= 0.1:
         assert mean("shared", betas[-1]) < 0.95          # measured 0.88 / 0.90 (3 seeds), 0.86 (5 seeds)
