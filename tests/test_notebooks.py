@@ -93,7 +93,7 @@ def check_03(f):
     mean = {(b, k): statistics.fmean(r[k] for r in toy if r["beta_12"] == b)
             for b in betas for k in ("sigma_median", "final_kl_12", "info_ceiling")}
     assert len(toy) >= 3 * len(betas) and betas[0] == 0.0
-    assert mean[(0.0, "sigma_median")] < 0.05
+    assert mean[(0.0, "sigma_median")] < 0.03 and mean[(0.0, "final_kl_12")] > 1000
     assert mean[(betas[-1], "sigma_median")] > 5 * mean[(0.0, "sigma_median")]
     assert mean[(0.0, "final_kl_12")] > 10 * mean[(0.0, "info_ceiling")]
     assert all(mean[(b, "final_kl_12")] < mean[(b, "info_ceiling")] for b in betas if b >= 1e-3)
@@ -111,6 +111,9 @@ def check_03(f):
     assert cross["mean_r2"] < 0.02
     assert max(v for k, v in cross.items() if k != "mean_r2") < 0.05
     assert probe["trained"]["mean_r2"] > cross["mean_r2"] + 0.08
+    # Some parameters change low-level statistics so much that even random features reveal them.
+    rand = probe["random_init"]
+    assert rand["brightness"] > 0.2 and max(rand["crop_w"], rand["crop_h"]) > 0.1 and rand["grayscale"] > 0.05
     if f["profile"] == "smoke":      # the text: a few dozen steps, trained and random init still close
         assert abs(probe["trained"]["mean_r2"] - probe["random_init"]["mean_r2"]) < 0.1
 
