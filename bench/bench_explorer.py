@@ -26,15 +26,18 @@ from superinfo_lib.widgets import LIVE_STEPS, build_explorer  # noqa: E402
 
 BUDGET_S = 2.0
 # (slider, value) moves, applied one after another, each one recomputation.
-MOVES = (("beta_12", 1e-3), ("beta_21", 1e-3), ("beta_12", 1e-2), ("temperature", 0.2),
+MOVES = (("beta_12", 1e-3), ("beta_21", 1e-3), ("beta_12", 1e-2), ("temperature", 0.3),
          ("latent_dim", 32), ("beta_21", 0.1), ("lambda_pred", 0.5))
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the live training (explorer: 1)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of the live training (explorer: 1)")
     parser.add_argument("--steps", type=int, default=LIVE_STEPS, help="training steps per recomputation")
-    parser.add_argument("--moves", type=int, default=len(MOVES), help=f"how many slider moves (1..{len(MOVES)})")
+    parser.add_argument("--moves", type=int, default=len(MOVES),
+                        help=f"how many slider moves (1..{len(MOVES)})")
     args = parser.parse_args(argv)
     if not 1 <= args.moves <= len(MOVES):
         parser.error(f"--moves must be in 1..{len(MOVES)}, got {args.moves}")

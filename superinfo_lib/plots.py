@@ -164,4 +164,239 @@ def corruption_grid(corrupted: dict, title: str | None = None, gap: int = 4, hei
     fig.update_yaxes(title_text="corruption", showgrid=False, zeroline=False,
                      tickvals=[r * (h + gap) + (h - 1) / 2 for r in range(len(names))],
                      ticktext=[n.replace("_", " ") for n in names])
+# ----------------------------------------------------------------------------- the toy and the bounds
+# What the toy's probes measure (superinfo_lib.toy.MEASURES), how figures name and colour them:
+# the three kinds of information in FACTOR_COLORS, the downstream label y in black (few labels
+# solid, all labels dotted).
+MEASURE_LABELS = {"shared": "shared s", "specific_beyond_shared": "r where view 2 hides it",
+                  "nuisance": "nuisance n", "few_label_acc": "y, few labels",
+                  "full_label_acc": "y, all labels"}
+MEASURE_COLORS = {"shared": FACTOR_COLORS["shared"], "specific_beyond_shared": FACTOR_COLORS["specific"],
+                  "nuisance": FACTOR_COLORS["nuisance"], "few_label_acc": "#000000",
+                  "full_label_acc": "#000000"}
+MEASURE_DASH = {"full_label_acc": "dot"}
+BOUND_COLOR, TRUTH_COLOR = TERM_COLORS["kl_12"], "#000000"
+
+
+def beta_label(beta: float) -> str:
+    """A readable beta: "0", "1e-4", "3e-3", "0.01", "0.3", "-0.1" (no SI prefixes)."""
+    if beta == 0:
+        return "0"
+    if abs(beta) < 0.01:
+        mantissa, exponent = f"{beta:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{beta:g}"
+
+
+def pair_label(beta_12: float, beta_21: float) -> str:
+    return f"{beta_label(beta_12)} / {beta_label(beta_21)}"
+
+
+def seed_summary(rows: list[dict], key: str, pairs: list[tuple[float, float]]) -> tuple[list, list]:
+    """(means, sample standard deviations) of rows[key] over seeds, one per (beta_12, beta_21) pair."""
+    import statistics
+
+    means, stds = [], []
+    for pair in pairs:
+        values = [float(r[key]) for r in rows if (r["beta_12"], r["beta_21"]) == pair]
+        if not values:
+            raise ValueError(f"no rows for beta_12, beta_21 = {pair}")
+        means.append(statistics.fmean(values))
+        stds.append(statistics.stdev(values) if len(values) > 1 else 0.0)
+    return means, stds
+
+
+def chance_lines(fig, levels: dict[str, float], row=None, col=None):
+    """Dashed horizontal chance lines, each labelled in the margin right of its panel (never over data).
+    levels: {label: y}; equal y values share one line and one label."""
+    merged: dict[float, list[str]] = {}
+    for label, y in levels.items():
+        merged.setdefault(round(y, 12), []).append(label)
+    kwargs = {} if row is None else {"row": row, "col": col}
+    for y, labels in merged.items():
+        fig.add_hline(y=y, line=dict(color=CHANCE_COLOR, dash="dash", width=1), **kwargs)
+    axis = "x" if row is None else fig.get_subplot(row, col).xaxis.plotly_name.replace("axis", "")
+    for y, labels in merged.items():
+        fig.add_annotation(x=1.0, xref=f"{axis} domain", xanchor="left", y=y, yref=axis.replace("x", "y"),
+                           text=" chance: " + ", ".join(labels), showarrow=False,
+                           font=dict(color=CHANCE_COLOR, size=10), align="left")
+    return fig
+
+
+def _mean_trace(fig, x, rows, key, pairs, name, legend, row=None, col=None, mode="lines+markers"):
+    means, stds = seed_summary(rows, key, pairs)
+    kwargs = {} if row is None else {"row": row, "col": col}
+    fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds, visible=True), mode=mode, name=name,
+                    legend=legend, line=dict(color=MEASURE_COLORS.get(key, "#000000"),
+                                             dash=MEASURE_DASH.get(key)), **kwargs)
+
+
+def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, float], few_labels: int):
+    """(a) what mu(v1) keeps of each kind of information, (b) downstream accuracy on y, against a
+    symmetric beta; mean over seeds, error bars one standard deviation. One legend per panel."""
+    from plotly.subplots import make_subplots
+
+    pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
+    seeds = len({r["seed"] for r in rows})
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2, subplot_titles=(
+        "(a) what the representation keeps", f"(b) downstream label y ({seeds} seeds)"))
+    for key in ("shared", "specific_beyond_shared", "nuisance"):
+        _mean_trace(fig, x, rows, key, pairs, MEASURE_LABELS[key], "legend", 1, 1)
+    for key in ("few_label_acc", "full_label_acc"):
+        name = f"y, {few_labels} labels per class" if key == "few_label_acc" else MEASURE_LABELS[key]
+        _mean_trace(fig, x, rows, key, pairs, name, "legend2", 1, 2)
+    chance_lines(fig, {"s": chance["shared"], "r, n": chance["nuisance"]}, 1, 1)
+    chance_lines(fig, {"y": chance["few_label_acc"]}, 1, 2)
+    fig.update_xaxes(title_text="β = β12 = β21", type="category")
+    fig.update_yaxes(title_text="probe accuracy on μ(v1), test rows", range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(title_text="accuracy on y, test rows", range=[0, 1.05], row=1, col=2)
+    style(fig, height=440, title="Symmetric β sweep on the toy data (mean ± sd over seeds)")
+    fig.update_layout(margin=dict(r=80))
+    return legends_under_axis_titles(fig, (("legend", 0.0), ("legend2", 0.6)))
+
+
+def toy_bounds_figure(rows: list[dict], betas: list[float], batch_size: int):
+    """(a) the InfoNCE bound (linear axis), (b) KL(q1||q2) (log axis), at the end of training."""
+    import math
+
+    from plotly.subplots import make_subplots
+
+    pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
+        "(a) predictive: InfoNCE lower bound", "(b) superfluous: KL upper bound"))
+    means, stds = seed_summary(rows, "final_mi_lower_bound", pairs)
+    fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds), name="log(2N−1) − InfoNCE",
+                    line=dict(color=TERM_COLORS["mi_lower_bound"]), showlegend=False, row=1, col=1)
+    ceiling = math.log(2 * batch_size - 1)
+    fig.add_hline(y=ceiling, line=dict(color=CHANCE_COLOR, dash="dot", width=1), row=1, col=1)
+    fig.add_annotation(x=0, xref="x domain", y=ceiling, yref="y", yanchor="bottom",
+                       xanchor="left", text="log(2N−1), the estimator's ceiling", showarrow=False,
+                       font=dict(color=CHANCE_COLOR, size=10))
+    means, stds = seed_summary(rows, "final_kl_12", pairs)
+    fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds), name="KL(q1‖q2)",
+                    line=dict(color=TERM_COLORS["kl_12"]), showlegend=False, row=1, col=2)
+    fig.update_xaxes(title_text="β = β12 = β21", type="category")
+    fig.update_yaxes(title_text="log(2N−1) − InfoNCE  [nats]", row=1, col=1)
+    fig.update_yaxes(title_text="KL(q1‖q2)  [nats, log scale]", type="log", exponentformat="power",
+                     row=1, col=2)
+    return style(fig, height=360, title="The two bounds at the end of training (mean ± sd over seeds)")
+
+
+def toy_settings_figure(rows: list[dict], pairs: list[tuple[float, float]], chance: dict[str, float],
+                        title: str, keys=("specific_beyond_shared", "nuisance", "few_label_acc")):
+    """Grouped bars: for each (beta_12, beta_21) pair, the mean over seeds of each measure (± sd)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    x = [pair_label(*p) for p in pairs]
+    for key in keys:
+        means, stds = seed_summary(rows, key, pairs)
+        fig.add_bar(x=x, y=means, error_y=dict(type="data", array=stds), name=MEASURE_LABELS[key],
+                    marker_color=MEASURE_COLORS[key])
+    chance_lines(fig, {MEASURE_LABELS[k].split(" ")[0].rstrip(","): chance[k] for k in keys})
+    fig.update_layout(barmode="group", xaxis=dict(title="β12 / β21", type="category"),
+                      yaxis=dict(title="accuracy, test rows (mean ± sd over seeds)", range=[0, 1.05]))
+    style(fig, height=400, title=title)
+    fig.update_layout(margin=dict(r=90))
+    return legends_under_axis_titles(fig)
+
+
+def kl_bound_figure(points: list[dict]):
+    """The Gaussian case: true I(v1; z1 | v2) and MIB's bound E KL(q(z|v1) || q(z|v2)) against the
+    encoder's sigma (both axes log). points: dicts with encoder_std, truth, bound, mc_bound, mc_stderr."""
+    import plotly.graph_objects as go
+
+    x = [p["encoder_std"] for p in points]
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=[p["truth"] for p in points], mode="lines+markers", name="true I(v1; z1 | v2)",
+                    line=dict(color=TRUTH_COLOR))
+    fig.add_scatter(x=x, y=[p["bound"] for p in points], mode="lines", name="bound, closed form",
+                    line=dict(color=BOUND_COLOR, dash="dash"))
+    fig.add_scatter(x=x, y=[p["mc_bound"] for p in points], mode="markers",
+                    name="bound, Monte Carlo (± 2 s.e.)",
+                    marker=dict(color=BOUND_COLOR, size=9, symbol="circle-open"),
+                    error_y=dict(type="data", array=[2 * p["mc_stderr"] for p in points]))
+    fig.update_layout(xaxis=dict(title="encoder σ  (log scale)", type="log", exponentformat="power"),
+                      yaxis=dict(title="nats per dimension  (log scale)", type="log", exponentformat="power"))
+    style(fig, height=400, title="MIB's KL bound against the true superfluous information")
+    return legends_under_axis_titles(fig)
+
+
+def sigma_kl_figure(rows: list[dict], betas: list[float]):
+    """(a) the encoder's sigma = exp(logvar / 2), median over latent dimensions and held-out rows,
+    (b) the final KL(q1||q2), against beta; both log axes, mean ± sd over seeds."""
+    from plotly.subplots import make_subplots
+
+    pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=("(a) the encoder's σ", "(b) the KL bound it produces"))
+    panels = ((1, "sigma_median", TERM_COLORS["loss"]), (2, "final_kl_12", TERM_COLORS["kl_12"]))
+    for col, key, color in panels:
+        means, stds = seed_summary(rows, key, pairs)
+        fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds), line=dict(color=color),
+                        showlegend=False, row=1, col=col)
+    fig.update_xaxes(title_text="β = β12 = β21 (toy encoder)", type="category")
+    fig.update_yaxes(title_text="median σ = exp(logvar / 2)  (log scale)", type="log", exponentformat="power",
+                     row=1, col=1)
+    fig.update_yaxes(title_text="KL(q1‖q2)  [nats, log scale]", type="log", exponentformat="power",
+                     row=1, col=2)
+    return style(fig, height=360, title="A growing KL can be a shrinking σ (mean ± sd over seeds)")
+
+
+def training_bounds_figure(steps: list[dict], batch_size: int):
+    """Both bounds per logged step of a training run (metrics.jsonl "step" records): (a) the InfoNCE
+    estimate log(2N−1) − L and the bound that is proven for SimCLR's paired negatives, log N − L,
+    on a linear axis; (b) the two KL upper bounds."""
+    import math
+
+    from plotly.subplots import make_subplots
+
+    x = [r["step"] for r in steps]
+    shift = math.log((2 * batch_size - 1) / batch_size)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
+        "(a) predictive: InfoNCE lower bound on I(z1; z2)", "(b) superfluous: KL upper bounds"))
+    fig.add_scatter(x=x, y=[r["mi_lower_bound"] for r in steps], name="log(2N−1) − L (usual estimate)",
+                    line=dict(color=TERM_COLORS["mi_lower_bound"]), row=1, col=1)
+    fig.add_scatter(x=x, y=[r["mi_lower_bound"] - shift for r in steps], name="log N − L (proven bound)",
+                    line=dict(color=TERM_COLORS["mi_lower_bound"], dash="dot"), row=1, col=1)
+    fig.add_scatter(x=x, y=[r["kl_12"] for r in steps], name="KL(q1‖q2) ≥ I(v1; z1 | v2)",
+                    line=dict(color=TERM_COLORS["kl_12"]), row=1, col=2)
+    fig.add_scatter(x=x, y=[r["kl_21"] for r in steps], name="KL(q2‖q1) ≥ I(v2; z2 | v1)",
+                    line=dict(color=TERM_COLORS["kl_21"]), row=1, col=2)
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text="nats (linear axis)", type="linear", row=1, col=1)
+    fig.update_yaxes(title_text="nats", row=1, col=2)
+    style(fig, height=420, title="Training with β = 0: both bounds per logged step")
+    return legends_under_axis_titles(fig)
+
+
+AUG_PROBE_COLORS = {"trained": METHOD_COLORS["simclr"], "random init": PREVIOUS_COLOR, "control": "#000000"}
+
+
+def aug_probe_figure(scores: dict[str, dict], names: list[str], images: int):
+    """Grouped bars of held-out R² per augmentation parameter (and their mean), one bar per
+    encoder / control. scores: {label: {parameter: R², "mean_r2": ...}}; a label's colour is
+    AUG_PROBE_COLORS of its first matching key."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for label, s in scores.items():
+        color = next((c for k, c in AUG_PROBE_COLORS.items() if k in label), "#7F7F7F")
+        fig.add_bar(x=list(names) + ["mean"], y=[s[n] for n in names] + [s["mean_r2"]], name=label,
+                    marker_color=color)
+    fig.add_hline(y=0, line=dict(color="#000000", width=1))
+    fig.update_layout(barmode="group", xaxis_title="augmentation parameter of the view",
+                      yaxis_title="held-out R²  (0 = predicting the mean)")
+    style(fig, height=440, title=f"Reading a view's augmentation parameters from μ(view), {images} test images")
+    return legends_under_axis_titles(fig)
+
+
+def legends_under_axis_titles(fig, legends=(("legend", 0.0),), bottom: int = 130):
+    """Put each named legend (name, x in paper units) horizontally under the x-axis title, not on
+    it: 75 px below the plot area, whatever the figure's height; widens the bottom margin."""
+    layout = fig.layout
+    plot_height = (layout.height or 450) - (layout.margin.t or 60) - bottom
+    fig.update_layout(margin=dict(b=bottom))
+    for name, x in legends:
+        fig.update_layout({name: dict(orientation="h", x=x, xanchor="left", y=-75 / plot_height, yanchor="top")})
     return fig

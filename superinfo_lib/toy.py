@@ -1,19 +1,26 @@
-"""A synthetic multi-view data set with known factors, and a CPU-fast SuperInfo trainer on it.
+"""A synthetic multi-view set whose kinds of information are separate and measurable, and a
+CPU-fast SuperInfo trainer on it.
 
-Each sample x has a shared class s (8 values) and two attributes r_a, r_b (binary).
-View 1 shows (s, r_a, n1), view 2 shows (s, r_b, n2), where n1, n2 are nuisances drawn
-afresh for each view (like augmentation parameters). For the representation z1 of view 1:
+Each sample x has a shared class s (8 values) and a task attribute r (binary, independent
+of s). Each view k shows s; it shows r only with probability `reveal_prob` (0.9), independently
+per view (as colour survives a random grayscale), and a view that hides r carries no trace
+of it. Each view also carries its own nuisance n_k (`nuisance_bits` coin flips drawn afresh
+per view, like augmentation parameters). The downstream label is y = 2 s + r (16 classes).
+For the representation of view 1:
 
-    shared, task-relevant          s      in both views           kept by InfoNCE
-    view-specific, task-relevant   r_a    a property of x, only    superfluous for InfoNCE,
-                                          in view 1; agrees with   yet useful downstream
-                                          a function of s 75% of
-                                          the time
-    view-specific nuisance         n1     not a property of x      superfluous and useless
+    shared s          both views show it      task-relevant   InfoNCE keeps it
+    r, where view 2   only view 1 has it      task-relevant   InfoNCE has a reason to keep r (both
+      hides it        (non-shared)                            views show it in 81% of pairs); the
+                                                              KL charges it only in the 18% of
+                                                              pairs where exactly one view hides it
+    nuisance n1       never shared            useless         nothing keeps it on purpose; the KL
+                                                              charges it on every pair
 
-Probes (ridge classifiers on held-out data) measure how much of each factor the
-representation keeps. The KL terms penalise both superfluous factors; because r_a is
-partly predictable from s, part of it survives a large beta, while n1 falls to chance.
+`probe_toy` measures each on held-out rows with ridge-classifier probes on mu(v1): shared
+(accuracy on s), specific_beyond_shared (accuracy on r over the rows where view 1 shows r and
+view 2 hides it; r is independent of s, so all of it lies beyond what s explains), nuisance
+(mean accuracy over view 1's nuisance bits), and the downstream accuracy on y with
+`FEW_LABELS` labels per class and with every training label.
 """
 from __future__ import annotations
 
@@ -30,53 +37,62 @@ from .losses import superinfo_loss
 from .models import GaussianHead, projector
 from .probes import fit_ridge
 
-FACTORS = ("shared", "specific", "nuisance")
-CHANCE = {"shared": 1 / 8, "specific": 0.5, "nuisance": 0.5}
-NUM_CLASSES = {"shared": 8, "specific": 2, "nuisance": 2}
+NUM_SHARED, NUM_SPECIFIC = 8, 2
+NUM_LABELS = NUM_SHARED * NUM_SPECIFIC                 # y = 2 s + r
+# What probe_toy reports, in the order figures show it, and what a guess scores on each.
+MEASURES = ("shared", "specific_beyond_shared", "nuisance", "few_label_acc", "full_label_acc")
+CHANCE = {"shared": 1 / NUM_SHARED, "specific_beyond_shared": 1 / NUM_SPECIFIC, "nuisance": 0.5,
+          "few_label_acc": 1 / NUM_LABELS, "full_label_acc": 1 / NUM_LABELS}
+FEW_LABELS = 5           # labels per class of y for the few-label probe
+FEW_LABEL_DRAWS = 5      # independent draws of those labels, averaged
+RIDGE = 1e-2             # ridge penalty of every probe (per training row, on standardised features)
 
 
 @dataclass
 class MultiViewData:
-    """v1, v2: (N, D) views; factors of view 1 / view 2 as (N,) int64 tensors."""
+    """v1, v2: (N, D) views. shared, specific, label: (N,) int64 properties of each sample;
+    shows1, shows2: (N,) bool, whether view 1 / view 2 shows r; nuisance1, nuisance2: (N, B)
+    int64 nuisance bits of each view."""
     v1: torch.Tensor
     v2: torch.Tensor
     shared: torch.Tensor
-    specific1: torch.Tensor
-    specific2: torch.Tensor
+    specific: torch.Tensor
+    label: torch.Tensor
+    shows1: torch.Tensor
+    shows2: torch.Tensor
     nuisance1: torch.Tensor
     nuisance2: torch.Tensor
 
-    def view1_factors(self) -> dict[str, torch.Tensor]:
-        return {"shared": self.shared, "specific": self.specific1, "nuisance": self.nuisance1}
 
-
-def make_multiview(n: int = 4096, dim: int = 32, specific_agreement: float = 0.75,
+def make_multiview(n: int = 16384, dim: int = 32, reveal_prob: float = 0.9, nuisance_bits: int = 2,
                    nuisance_scale: float = 2.0, noise: float = 0.3, seed: int = 0) -> MultiViewData:
-    """Draw n samples; both views pass (factors) through one fixed random mixing to `dim` dims."""
+    """Draw n samples; both views pass their factors through one fixed random mixing to `dim` dims.
+
+    A view's factors: a code of s (8 dims), r as +-1 where shown and 0 where hidden (1 dim),
+    and its nuisance bits as +-nuisance_scale (nuisance_bits dims); then tanh and noise.
+    """
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")
-    if not 0 <= specific_agreement <= 1:
-        raise ValueError(f"specific_agreement must be in [0, 1], got {specific_agreement}")
+    if not 0 <= reveal_prob <= 1:
+        raise ValueError(f"reveal_prob must be in [0, 1], got {reveal_prob}")
+    if nuisance_bits < 1:
+        raise ValueError(f"nuisance_bits must be >= 1, got {nuisance_bits}")
     g = torch.Generator().manual_seed(seed)
-    shared = torch.randint(8, (n,), generator=g)
-
-    def attribute():  # agrees with the parity of s with probability specific_agreement
-        agree = torch.rand(n, generator=g) < specific_agreement
-        return torch.where(agree, shared % 2, torch.randint(2, (n,), generator=g))
-
-    specific1, specific2 = attribute(), attribute()
-    nuisance1, nuisance2 = torch.randint(2, (n,), generator=g), torch.randint(2, (n,), generator=g)
-    class_codes = torch.randn(8, 8, generator=g)
-    mixing = torch.randn(8 + 2, dim, generator=g) / math.sqrt(10)
+    shared = torch.randint(NUM_SHARED, (n,), generator=g)
+    specific = torch.randint(NUM_SPECIFIC, (n,), generator=g)
+    shows1, shows2 = (torch.rand(n, generator=g) < reveal_prob for _ in range(2))
+    nuisance1, nuisance2 = (torch.randint(2, (n, nuisance_bits), generator=g) for _ in range(2))
+    class_codes = torch.randn(NUM_SHARED, 8, generator=g)
+    mixing = torch.randn(8 + 1 + nuisance_bits, dim, generator=g) / math.sqrt(9 + nuisance_bits)
     bias = torch.randn(dim, generator=g) * 0.1
 
-    def view(specific, nuisance):
-        factors = torch.cat([class_codes[shared], (2 * specific - 1).float()[:, None],
-                             nuisance_scale * (2 * nuisance - 1).float()[:, None]], dim=1)
+    def view(shows, nuisance):
+        r = torch.where(shows, (2 * specific - 1).float(), torch.zeros(n))
+        factors = torch.cat([class_codes[shared], r[:, None], nuisance_scale * (2 * nuisance - 1).float()], 1)
         return torch.tanh(factors @ mixing + bias) + noise * torch.randn(n, dim, generator=g)
 
-    return MultiViewData(view(specific1, nuisance1), view(specific2, nuisance2), shared,
-                         specific1, specific2, nuisance1, nuisance2)
+    return MultiViewData(view(shows1, nuisance1), view(shows2, nuisance2), shared, specific,
+                         NUM_SPECIFIC * shared + specific, shows1, shows2, nuisance1, nuisance2)
 
 
 class ToyEncoder(nn.Module):
@@ -95,10 +111,67 @@ class ToyEncoder(nn.Module):
 
 
 def ridge_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                         test_y: torch.Tensor, num_classes: int, ridge: float = 1e-2) -> float:
+                         test_y: torch.Tensor, num_classes: int, ridge: float = RIDGE) -> float:
     """Held-out accuracy of a ridge classifier (one-hot targets, closed form) on standardised x."""
+    if len(test_y) == 0:
+        raise ValueError("test_y is empty: no rows to score the probe on")
     predict = fit_ridge(train_x, F.one_hot(train_y, num_classes), ridge)
     return (predict(test_x).argmax(1) == test_y).double().mean().item()
+
+
+def few_label_rows(label: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator
+                   ) -> torch.Tensor:
+    """Indices of `per_class` random rows of each class (fewer where a class has fewer rows)."""
+    picks = [torch.nonzero(label == c).flatten() for c in range(num_classes)]
+    return torch.cat([rows[torch.randperm(len(rows), generator=generator)[:per_class]] for rows in picks])
+
+
+def probe_toy(mu: torch.Tensor, data: MultiViewData, train: torch.Tensor, test: torch.Tensor,
+              few_labels: int = FEW_LABELS, draws: int = FEW_LABEL_DRAWS, seed: int = 0) -> dict[str, float]:
+    """Every measure of MEASURES for the representation mu (N, K) of view 1.
+
+    train, test: (M,) row indices; the probes fit on `train` rows and score `test` rows.
+    specific_beyond_shared scores only the test rows where view 1 shows r and view 2 hides
+    it (its probe fits on the train rows where view 1 shows r); few_label_acc averages
+    `draws` draws of `few_labels` training rows per class of y.
+    """
+    d = data
+    out = {"shared": ridge_probe_accuracy(mu[train], d.shared[train], mu[test], d.shared[test], NUM_SHARED)}
+    fit = train[d.shows1[train]]
+    only1 = test[d.shows1[test] & ~d.shows2[test]]
+    out["specific_beyond_shared"] = ridge_probe_accuracy(mu[fit], d.specific[fit], mu[only1],
+                                                         d.specific[only1], NUM_SPECIFIC)
+    bits = d.nuisance1.shape[1]
+    n1 = d.nuisance1
+    out["nuisance"] = sum(ridge_probe_accuracy(mu[train], n1[train, b], mu[test], n1[test, b], 2)
+                          for b in range(bits)) / bits
+
+    def label_accuracy(rows):
+        return ridge_probe_accuracy(mu[rows], d.label[rows], mu[test], d.label[test], NUM_LABELS)
+
+    g = torch.Generator().manual_seed(seed)
+    few = [train[few_label_rows(d.label[train], few_labels, NUM_LABELS, g)] for _ in range(draws)]
+    out["few_label_acc"] = sum(label_accuracy(rows) for rows in few) / draws
+    out["full_label_acc"] = label_accuracy(train)
+    return out
+
+
+def split_rows(n: int, n_holdout: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train, validation, test) row indices: the last n_holdout rows, halved, are held out."""
+    if not 2 <= n_holdout < n:
+        raise ValueError(f"n_holdout must be in [2, n), got {n_holdout} for n = {n}")
+    n_train, n_val = n - n_holdout, n_holdout // 2
+    rows = torch.arange(n)
+    return rows[:n_train], rows[n_train:n_train + n_val], rows[n_train + n_val:]
+
+
+def information_ceiling(mu: torch.Tensor, logvar: torch.Tensor) -> float:
+    """An upper bound, in nats, on I(v; z) for z = mu(v) + exp(logvar(v) / 2) * eps, from rows of
+    mu, logvar (N, K): sum_k 1/2 log Var(z_k) - 1/2 E logvar_k. (h(z) is at most the sum of
+    Gaussian entropies with the same variances; h(z | v) is Gaussian.) It also bounds the
+    superfluous part I(v1; z1 | v2) <= I(v1; z1)."""
+    var_z = mu.double().var(0) + logvar.double().exp().mean(0)
+    return (0.5 * var_z.log() - 0.5 * logvar.double().mean(0)).sum().item()
 
 
 @contextmanager
@@ -118,77 +191,148 @@ def torch_threads(n: int):
 
 @dataclass
 class ToyResult:
-    """history: per-step lists of every loss term; probes: accuracy per factor (view 1's mu);
+    """history: per-step lists of every loss term; probes: every measure of MEASURES on the
+    test rows, validation: the same on the validation rows; sigma: (K,) median over held-out
+    rows of view 1's encoder standard deviation exp(logvar / 2) per latent dimension;
+    info_ceiling: `information_ceiling` of view 1 on the held-out rows (nats);
     diverged_at: the step the loss became non-finite, if it did."""
     settings: dict
     history: dict[str, list[float]] = field(default_factory=dict)
     probes: dict[str, float] = field(default_factory=dict)
+    validation: dict[str, float] = field(default_factory=dict)
+    sigma: list[float] = field(default_factory=list)
+    info_ceiling: float = float("nan")
     diverged_at: int | None = None
 
     def final(self, term: str) -> float:
         return self.history[term][-1] if self.history.get(term) else float("nan")
 
 
-def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0.0, temperature: float = 0.5,
+def _train_steps(model: ToyEncoder, data: MultiViewData, train: torch.Tensor, result: ToyResult,
+                 loss_kwargs: dict, steps: int, batch_size: int, lr: float, seed: int,
+                 callback: Callable[[int, int], None] | None) -> None:
+    """Adam on superinfo_loss over random batches of the train rows; fills result.history."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    for step in range(steps):
+        idx = train[torch.randint(len(train), (batch_size,), generator=g)]
+        mu, lv, p = model(torch.cat([data.v1[idx], data.v2[idx]]), g)   # one pass, shared BN stats
+        (mu1, mu2), (lv1, lv2), (p1, p2) = mu.chunk(2), lv.chunk(2), p.chunk(2)
+        try:
+            terms = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, **loss_kwargs)
+        except ValueError as err:
+            if "NaN or inf" not in str(err):
+                raise
+            result.diverged_at = step
+            return
+        if not torch.isfinite(terms["loss"]):
+            result.diverged_at = step
+            return
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        for k, v in terms.items():
+            result.history[k].append(float(v.detach()))
+        if callback is not None:
+            callback(step + 1, steps)
+
+
+def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0.0, temperature: float = 0.2,
               latent_dim: int = 16, steps: int = 200, batch_size: int = 256, lr: float = 3e-3,
               seed: int = 0, allow_negative_beta: bool = False, data: MultiViewData | None = None,
-              n_probe: int = 2048, callback: Callable[[int, int], None] | None = None,
+              n_holdout: int = 8192, callback: Callable[[int, int], None] | None = None,
               num_threads: int = 1) -> ToyResult:
-    """Train a ToyEncoder with `superinfo_loss` on the multi-view set, then probe every factor.
+    """Train a ToyEncoder with `superinfo_loss` on the multi-view set, then measure (probe_toy).
 
-    The same arguments and seed give the same result (it runs on `num_threads` torch
-    threads, restored afterwards: float sums depend on the count). A diverging run
-    (possible with a negative beta) stops and reports the step instead of raising. `callback(steps_done, steps)`, if given, is called
-    after every step (progress bars); it does not change the result.
+    The encoder trains on every row but the last n_holdout, without labels; the probes fit
+    on those training rows and score the held-out rows (first half: validation, second:
+    test). The same arguments and seed give the same result (it runs on `num_threads` torch
+    threads, restored afterwards: float sums depend on the count). A diverging run (possible
+    with a negative beta) stops and reports the step instead of raising. `callback(steps_done,
+    steps)`, if given, is called after every step (progress bars); it does not change the result.
     """
+    if latent_dim < 1:
+        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    settings = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
+                    latent_dim=latent_dim, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    loss_kwargs = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
+                       allow_negative_beta=allow_negative_beta)
     with torch_threads(num_threads):
-        settings = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
-                        latent_dim=latent_dim, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
         data = data or make_multiview(seed=1000 + seed)
+        train, val, test = split_rows(len(data.v1), n_holdout)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = ToyEncoder(data.v1.shape[1], latent_dim)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        g = torch.Generator().manual_seed(seed)
-        n_train = len(data.v1) - n_probe // 2 if len(data.v1) > n_probe else len(data.v1) // 2
         result = ToyResult(settings, {k: [] for k in ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound")})
-        model.train()
-        for step in range(steps):
-            idx = torch.randint(n_train, (batch_size,), generator=g)
-            mu, lv, p = model(torch.cat([data.v1[idx], data.v2[idx]]), g)   # one pass, shared BN stats
-            (mu1, mu2), (lv1, lv2), (p1, p2) = mu.chunk(2), lv.chunk(2), p.chunk(2)
-            try:
-                terms = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, lambda_pred=lambda_pred, beta_12=beta_12,
-                                       beta_21=beta_21, temperature=temperature,
-                                       allow_negative_beta=allow_negative_beta)
-            except ValueError as err:
-                if "NaN or inf" not in str(err):
-                    raise
-                result.diverged_at = step
-                break
-            if not torch.isfinite(terms["loss"]):
-                result.diverged_at = step
-                break
-            opt.zero_grad()
-            terms["loss"].backward()
-            opt.step()
-            for k, v in terms.items():
-                result.history[k].append(float(v.detach()))
-            if callback is not None:
-                callback(step + 1, steps)
+        _train_steps(model, data, train, result, loss_kwargs, steps, batch_size, lr, seed, callback)
         model.eval()
         with torch.no_grad():
-            mu, _, _ = model(data.v1)
-        if not torch.isfinite(mu).all():
-            result.probes = {k: float("nan") for k in FACTORS}
+            mu, logvar, _ = model(data.v1)
+        if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
+            result.probes = result.validation = {k: float("nan") for k in MEASURES}
             return result
-        factors = data.view1_factors()
-        for name in FACTORS:
-            y = factors[name]
-            result.probes[name] = ridge_probe_accuracy(mu[:n_train], y[:n_train], mu[n_train:], y[n_train:],
-                                                       NUM_CLASSES[name])
+        held_out = torch.cat([val, test])
+        result.sigma = (0.5 * logvar[held_out]).exp().median(0).values.tolist()
+        result.info_ceiling = information_ceiling(mu[held_out], logvar[held_out])
+        result.probes = probe_toy(mu, data, train, test, seed=seed)
+        result.validation = probe_toy(mu, data, train, val, seed=seed)
         return result
+
+
+# ----------------------------------------------------------------------------- sweeps over beta
+
+def sweep_row(beta_12: float, beta_21: float, seed: int, steps: int, **kwargs) -> dict:
+    """One (beta_12, beta_21, seed) run as a flat row: every measure on the test rows, the
+    same on the validation rows ("val_<measure>"), the final loss terms and the median sigma."""
+    r = train_toy(beta_12=beta_12, beta_21=beta_21, steps=steps, seed=seed, **kwargs)
+    row = {"beta_12": beta_12, "beta_21": beta_21, "seed": seed, **r.probes,
+           **{f"val_{k}": v for k, v in r.validation.items()},
+           **{f"final_{k}": r.final(k) for k in ("nce", "kl_12", "kl_21", "mi_lower_bound")},
+           "sigma_median": float(torch.tensor(r.sigma).median()) if r.sigma else float("nan"),
+           "info_ceiling": r.info_ceiling,
+           "diverged_at": r.diverged_at}
+    return row
+
+
+def seed_values(rows: list[dict], key: str, beta_12: float, beta_21: float) -> list[float]:
+    """rows[key] of every seed run at (beta_12, beta_21), in row order."""
+    values = [float(r[key]) for r in rows if (r["beta_12"], r["beta_21"]) == (beta_12, beta_21)]
+    if not values:
+        raise ValueError(f"no rows for beta_12={beta_12}, beta_21={beta_21}")
+    return values
+
+
+def seed_mean(rows: list[dict], key: str, beta_12: float, beta_21: float) -> float:
+    values = seed_values(rows, key, beta_12, beta_21)
+    return sum(values) / len(values)
+
+
+def excess_lost(rows: list[dict], key: str, beta: float) -> float:
+    """The fraction of its excess over chance at beta = 0 that measure `key` has lost at the
+    symmetric beta (means over seeds): 0 = all kept, 1 = down to chance."""
+    chance = CHANCE[key]
+    return 1 - (seed_mean(rows, key, beta, beta) - chance) / (seed_mean(rows, key, 0.0, 0.0) - chance)
+
+
+def pick_beta_on_validation(rows: list[dict], key: str = "few_label_acc") -> float:
+    """The symmetric beta with the best mean validation score of `key` (the test rows stay unseen)."""
+    betas = sorted({r["beta_12"] for r in rows if r["beta_12"] == r["beta_21"]})
+    return max(betas, key=lambda b: seed_mean(rows, f"val_{key}", b, b))
+
+
+def summary_table(rows: list[dict], pairs: list[tuple[float, float]], keys=MEASURES) -> str:
+    """A text table: one line per (beta_12, beta_21) pair, mean ± sd over seeds of each key."""
+    def cell(values):
+        t = torch.tensor(values, dtype=torch.float64)
+        mean, sd = t.mean().item(), t.std().item() if len(t) > 1 else 0.0
+        return f"{mean:.3f} ± {sd:.3f}" if abs(mean) < 100 else f"{mean:.3g} ± {sd:.2g}"
+
+    width = max(max(len(k) for k in keys), 15) + 2
+    lines = ["beta_12 / beta_21".ljust(20) + "".join(k.rjust(width) for k in keys)]
+    for b12, b21 in pairs:
+        lines.append(f"{b12:g} / {b21:g}".ljust(20)
+                     + "".join(cell(seed_values(rows, k, b12, b21)).rjust(width) for k in keys))
+    return "\n".join(lines)

@@ -5,14 +5,17 @@
     explorer.controls["beta_12"].value = 1e-3   # retrains once; explorer.figures update in place
 
 Two modes:
-- live: every change retrains the toy encoder of `toy.py` (synthetic views with a shared
-  factor, a view-specific task-relevant one and a view-specific nuisance; about a second
-  on a CPU) and redraws (a) every weighted loss term over training, (b) the probe accuracy
-  of each factor, (c) the InfoNCE lower bound and the KL upper bounds. The previous run
-  stays on screen, faint, for comparison.
+- live: every change retrains the toy encoder of `toy.py` (synthetic views of a shared class s,
+  a task attribute r that each view shows 90% of the time, and a nuisance drawn afresh per
+  view; about a second on a CPU) and redraws (a) every weighted loss term over training,
+  (b) what the representation keeps: probe accuracy on s, on r where view 2 hides it, on the
+  nuisance, and on the downstream label y with few and with all labels, each against its
+  chance level, (c) the InfoNCE lower bound and the KL upper bounds. The previous run stays on
+  screen, faint, for comparison; the status line gives the numbers.
 - CIFAR-10: reads the beta sweep that GPU runs stored under results/ (format:
   superinfo_lib/results.py) and plots kNN / linear accuracy and the augmentation-probe R^2
-  against beta, the sliders' setting highlighted. It says so when nothing is stored.
+  against beta, the sliders' setting highlighted. When nothing is stored it shows only a
+  message saying how to make results.
 
 A negative beta rewards the KL *upper* bound, which is unbounded; the beta sliders reach
 negative values only after ticking "allow negative", and the figures then show the KL
@@ -33,32 +36,26 @@ import plotly.io as pio
 from IPython.display import display
 from plotly.subplots import make_subplots
 
+from . import plots
 from . import results as results_io
-from .toy import CHANCE, FACTORS, ToyResult, make_multiview, train_toy
+from .toy import CHANCE, FEW_LABELS, MEASURES, ToyResult, make_multiview, train_toy
 
 BETA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)   # "log scale, with a zero"
 LATENT_SIZES = (2, 4, 8, 16, 32, 64)
 # 150 steps keep one recomputation near a second on one CPU thread (bench/bench_explorer.py)
-# and still show the toy's lesson: beta = 0 keeps the nuisance, beta ~1e-3 removes it.
+# and still show the toy's lesson (notebook 4 measures it over seeds).
 LIVE_STEPS = 150
-# toy.make_multiview's view-specific attribute equals parity(s) 75% of the time, so a probe
-# that knows only the shared factor s reaches 0.75 + 0.25 / 2 on it.
-SPECIFIC_FROM_SHARED = 0.875
-FACTOR_LABELS = {"shared": "shared s<br>(task)", "specific": "view-specific r<br>(task)",
-                 "nuisance": "view-specific n<br>(nuisance)"}
+MEASURE_LABELS = {**plots.MEASURE_LABELS, "few_label_acc": f"y, {FEW_LABELS} labels/class"}
 # (history key, label, coefficient that weights it in the loss)
 LOSS_TERMS = (("loss", "total loss", None), ("nce", "λ·InfoNCE", "lambda_pred"),
               ("kl_12", "β12·KL(q1‖q2)", "beta_12"), ("kl_21", "β21·KL(q2‖q1)", "beta_21"))
-COLORS = {"loss": "#222222", "nce": "#1f77b4", "kl_12": "#d62728", "kl_21": "#ff7f0e",
-          "mi_lower_bound": "#1f77b4", "knn_top1": "#1f77b4", "linear_top1": "#2ca02c",
-          "aug_probe_mean_r2": "#9467bd"}
+COLORS = plots.TERM_COLORS
 PREVIOUS = dict(opacity=0.3, showlegend=False, hoverinfo="skip")
-WIDTH = 980   # px: fits a JupyterLab cell beside the file browser; plotly's default is narrower
 
 
 def beta_options(allow_negative: bool) -> list[tuple[str, float]]:
     """(label, value) pairs of the beta sliders; mirrored negative values only when allowed."""
-    positive = [(f"{b:g}", b) for b in BETA_GRID]
+    positive = [(f"{b:g}", b) for b in BETA_GRID]    # the browser test reads these labels
     if not allow_negative:
         return positive
     return [(f"{-b:g}", -b) for b in reversed(BETA_GRID[1:])] + positive
@@ -70,37 +67,32 @@ def _fmt(x: float) -> str:
 
 # ----------------------------------------------------------------------------- figures
 
-def empty_live_figures() -> dict[str, go.Figure]:
-    """The three live figures with every trace in place (previous run first, drawn beneath),
-    so an update only replaces data: "loss", "probes", "bounds"."""
-    loss = go.Figure(layout=dict(title="(a) loss terms over training, as weighted in the loss",
-                                 xaxis_title="step", yaxis_title="nats", height=300, width=WIDTH,
-                                 margin=dict(l=60, r=20, t=50, b=40), legend=dict(x=1.02, y=1)))
+def _loss_figure() -> go.Figure:
+    loss = go.Figure(layout=dict(xaxis_title="training step", yaxis_title="weighted term  [nats]"))
     for key, label, _ in LOSS_TERMS:
         loss.add_scatter(name=f"{label} (previous)", mode="lines", line=dict(color=COLORS[key], dash="dot"),
                          **PREVIOUS)
     for key, label, _ in LOSS_TERMS:   # the total drawn wide beneath: at beta = 0 it equals λ·InfoNCE
-        loss.add_scatter(name=label, mode="lines", line=dict(color=COLORS[key], width=5 if key == "loss" else 2))
+        loss.add_scatter(name=label, mode="lines",
+                         line=dict(color=COLORS[key], width=5 if key == "loss" else 2))
+    return plots.style(loss, height=300, title="(a) loss terms over training, as weighted in the loss")
 
-    labels = [FACTOR_LABELS[f] for f in FACTORS]
-    probes = go.Figure(layout=dict(title="(b) what z keeps: probe accuracy per factor (view 1, held out)",
-                                   yaxis=dict(title="accuracy", range=[0, 1.05]), barmode="group", height=300,
-                                   width=WIDTH,
-                                   margin=dict(l=60, r=20, t=50, b=40), legend=dict(x=1.02, y=1)))
-    probes.add_bar(name="previous", x=labels, marker_color="#bbbbbb")
-    probes.add_bar(name="current", x=labels, marker_color="#1f77b4")
-    probes.add_scatter(name="chance", x=labels, y=[CHANCE[f] for f in FACTORS], mode="markers",
-                       marker=dict(symbol="line-ew-open", size=40, color="black", line=dict(width=2)))
-    probes.add_scatter(name="r from s alone", x=[labels[1]], y=[SPECIFIC_FROM_SHARED], mode="markers",
-                       marker=dict(symbol="line-ew-open", size=40, color="#2ca02c", line=dict(width=2)))
 
-    bounds = make_subplots(rows=1, cols=2, subplot_titles=(
-        "lower bound on I(z1; z2)", "upper bounds on I(v1; z1 | v2), I(v2; z2 | v1)"), horizontal_spacing=0.12)
-    bounds.update_layout(title="(c) the bounds over training (nats); dotted: previous setting", height=360,
-                         width=WIDTH, margin=dict(l=60, r=20, t=70, b=40),
-                         legend=dict(orientation="h", x=0, y=-0.25))
-    bounds.update_yaxes(type="log", row=1, col=2)
-    bounds.update_xaxes(title_text="step")
+def _probes_figure() -> go.Figure:
+    labels = [MEASURE_LABELS[k] for k in MEASURES]
+    probes = go.Figure(layout=dict(barmode="group", xaxis_title="what the probe reads from μ(v1)",
+                                   yaxis=dict(title="accuracy on held-out rows", range=[0, 1.05])))
+    probes.add_bar(name="previous setting", x=labels, marker_color=plots.PREVIOUS_COLOR)
+    probes.add_bar(name="current setting", x=labels, marker_color=[plots.MEASURE_COLORS[k] for k in MEASURES])
+    probes.add_scatter(name="chance", x=labels, y=[CHANCE[k] for k in MEASURES], mode="markers",
+                       marker=dict(symbol="line-ew-open", size=44, color=plots.CHANCE_COLOR,
+                                   line=dict(width=2)))
+    return plots.style(probes, height=320, title="(b) what z keeps: probe accuracy (view 1, held-out rows)")
+
+
+def _bounds_figure() -> go.Figure:
+    bounds = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
+        "lower bound on I(z1; z2)", "upper bounds on I(v1; z1 | v2), I(v2; z2 | v1)"))
     for prefix, extra in (("", {}), (" (previous)", PREVIOUS)):
         dash = "dot" if prefix else None
         bounds.add_scatter(name="log(2N−1) − InfoNCE" + prefix, mode="lines",
@@ -110,8 +102,18 @@ def empty_live_figures() -> dict[str, go.Figure]:
         bounds.add_scatter(name="KL(q2‖q1) ≥ I(v2;z2|v1)" + prefix, mode="lines",
                            line=dict(color=COLORS["kl_21"], dash=dash), row=1, col=2, **extra)
     bounds.add_scatter(name="log(2N−1): the most InfoNCE can show", mode="lines",
-                       line=dict(color="gray", dash="dash"), row=1, col=1)
-    return {"loss": loss, "probes": probes, "bounds": bounds}
+                       line=dict(color=plots.CHANCE_COLOR, dash="dash"), row=1, col=1)
+    bounds.update_xaxes(title_text="training step")
+    bounds.update_yaxes(title_text="nats", row=1, col=1)
+    bounds.update_yaxes(title_text="nats (log scale)", type="log", exponentformat="power", row=1, col=2)
+    plots.style(bounds, height=380, title="(c) the bounds over training; dotted: previous setting")
+    return plots.legends_under_axis_titles(bounds)
+
+
+def empty_live_figures() -> dict[str, go.Figure]:
+    """The three live figures with every trace in place (previous run first, drawn beneath),
+    so an update only replaces data: "loss", "probes", "bounds"."""
+    return {"loss": _loss_figure(), "probes": _probes_figure(), "bounds": _bounds_figure()}
 
 
 def figure_bundle(fig: go.Figure) -> dict:
@@ -161,9 +163,9 @@ def fill_live_figures(figures: dict[str, go.Figure], current: ToyResult, previou
             f"(a) loss terms over training, as weighted: λ={s['lambda_pred']:g}, β12={s['beta_12']:g}, "
             f"β21={s['beta_21']:g}, τ={s['temperature']:g}, K={s['latent_dim']}")
     with figures["probes"].batch_update():
-        _trace(figures["probes"], "current").y = [current.probes.get(f, float("nan")) for f in FACTORS]
-        _trace(figures["probes"], "previous").y = (
-            [previous.probes.get(f, float("nan")) for f in FACTORS] if previous else [])
+        _trace(figures["probes"], "current setting").y = [current.probes.get(k, math.nan) for k in MEASURES]
+        _trace(figures["probes"], "previous setting").y = (
+            [previous.probes.get(k, math.nan) for k in MEASURES] if previous else [])
 
 
 def sweep_rows(results_dir: str | Path) -> tuple[list[dict], str]:
@@ -204,8 +206,10 @@ def nearest_row(rows: list[dict], beta_12: float, beta_21: float) -> int | None:
 def empty_cifar_figure() -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("CIFAR-10 top-1 accuracy",
                                                         "augmentation probe R² (superfluous information)"))
-    fig.update_layout(title="CIFAR-10 beta sweep (stored GPU results)", height=340, width=WIDTH,
-                      margin=dict(l=60, r=20, t=70, b=50), legend=dict(x=1.02, y=1))
+    plots.style(fig, height=380, title="CIFAR-10 beta sweep (stored GPU results)")
+    plots.legends_under_axis_titles(fig)
+    fig.update_yaxes(title_text="top-1 accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="held-out R²", row=1, col=2)
     for key, label, col in (("knn_top1", "kNN (k=200)", 1), ("linear_top1", "linear probe", 1),
                             ("aug_probe_mean_r2", "aug-param probe R²", 2)):
         fig.add_scatter(name=label, mode="lines+markers", line=dict(color=COLORS[key]), row=1, col=col)
@@ -213,7 +217,7 @@ def empty_cifar_figure() -> go.Figure:
         fig.add_scatter(name="your setting" if col == 1 else "your setting ", mode="markers",
                         marker=dict(size=18, symbol="circle-open", color="black", line=dict(width=3)),
                         showlegend=col == 1, row=1, col=col)
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", title_text="β")
     return fig
 
 
@@ -228,7 +232,20 @@ def fill_cifar_figure(fig: go.Figure, rows: list[dict], selected: int | None) ->
         for key, name in (("knn_top1", "your setting"), ("aug_probe_mean_r2", "your setting ")):
             pick = [] if selected is None else [selected]
             _trace(fig, name).update(x=[x[i] for i in pick], y=[rows[i].get(key) for i in pick])
-        fig.update_xaxes(title_text="β (β12 = β21)" if symmetric else "β12 / β21")
+        fig.update_xaxes(title_text="β = β12 = β21" if symmetric else "β12 / β21")
+
+
+def _negative_reading(probes: dict[str, float]) -> str:
+    """What the probes of a negative-beta run show, read from their values: for each of the
+    shared class and the nuisance, whether it is still readable (more than 0.15 above chance)."""
+    if not all(math.isfinite(probes[k]) for k in ("shared", "nuisance")):
+        return "The representation is no longer finite, so nothing can be read from it."
+    parts = []
+    for key, name in (("shared", "the shared class s"), ("nuisance", "the nuisance n")):
+        kept = probes[key] > CHANCE[key] + 0.15
+        parts.append(f"{name} is {'still readable' if kept else 'at or near chance'} "
+                     f"({probes[key]:.2f}, chance {CHANCE[key]:.2g})")
+    return "In the probes, " + "; ".join(parts) + "."
 
 
 # ----------------------------------------------------------------------------- the explorer
@@ -255,10 +272,21 @@ class Explorer:
         self.last_seconds = float("nan")
         self._trained_settings: dict | None = None   # what self.result was trained with
         self._suspended = False
+        self.controls = self._make_controls()
+        self.progress = W.IntProgress(value=0, min=0, max=steps, description="training",
+                                      layout=W.Layout(width="330px"))
+        self.status = W.HTML()
+        self.cifar_message = W.HTML()
+        views = self._make_figures()
+        self.widget = self._make_layout(views)
+        self._connect()
+        self._update_cifar()
 
+    @staticmethod
+    def _make_controls() -> dict[str, W.Widget]:
         slider = dict(continuous_update=False, style={"description_width": "100px"},
                       layout=W.Layout(width="320px"))
-        self.controls = {
+        controls = {
             "mode": W.ToggleButtons(options=[("Live: toy data", "live"), ("CIFAR-10: stored sweep", "cifar")],
                                     value="live", style={"button_width": "190px"}),
             "lambda_pred": W.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="λ InfoNCE",
@@ -267,52 +295,55 @@ class Explorer:
                                          tooltip="beta_12: weight of KL(q1||q2)", **slider),
             "beta_21": W.SelectionSlider(options=beta_options(False), value=0.0, description="β21 KL(2‖1)",
                                          tooltip="beta_21: weight of KL(q2||q1)", **slider),
-            "temperature": W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="τ temperature",
+            "temperature": W.FloatSlider(value=0.2, min=0.05, max=1.0, step=0.05, description="τ temperature",
                                          readout_format=".2f", **slider),
             "latent_dim": W.SelectionSlider(options=list(LATENT_SIZES), value=16, description="latent size K",
                                             **slider),
             "allow_negative": W.Checkbox(value=False, description="allow negative β", indent=False,
                                          tooltip="a negative beta rewards the KL upper bound, which is unbounded"),
         }
-        for name, control in self.controls.items():
+        for name, control in controls.items():
             control.add_class(f"explorer-{name}")             # stable hooks for the browser test
-        self.progress = W.IntProgress(value=0, min=0, max=steps, description="training",
-                                      layout=W.Layout(width="330px"))
-        self.status = W.HTML()
-        self.cifar_message = W.HTML()
+        return controls
 
-        make = (lambda f: f) if static else go.FigureWidget
+    def _make_figures(self) -> dict[str, W.Widget]:
+        """Fill self.figures (FigureWidgets, or plain figures when static) and return the widget
+        that shows each one."""
+        make = (lambda f: f) if self.static else go.FigureWidget
         self.figures = {name: make(fig) for name, fig in empty_live_figures().items()}
         self.figures["cifar"] = make(empty_cifar_figure())
         self.rows, message = sweep_rows(self.results_dir)
         self.cifar_message.value = f"<b>{html.escape(message)}</b>"
-        if static:
-            # Plain figures re-shown in Output widgets: works where core widgets render but
-            # plotly's anywidget-based FigureWidget does not (Colab without its widget manager).
-            self._outputs = {name: W.Output() for name in self.figures}
-            views = self._outputs
-        else:
-            views = self.figures
+        if not self.static:
+            return dict(self.figures)
+        # Plain figures re-shown in Output widgets: works where core widgets render but
+        # plotly's anywidget-based FigureWidget does not (Colab without its widget manager).
+        self._outputs = {name: W.Output() for name in self.figures}
+        return dict(self._outputs)
 
+    def _make_layout(self, views: dict[str, W.Widget]) -> W.VBox:
         header = W.HTML("<b>SuperInfo coefficient explorer.</b> Each change retrains a small encoder on "
-                        "synthetic views (shared factor s, view-specific task factor r, view-specific nuisance "
-                        "n) in about a second; faint curves and grey bars are the previous setting.")
-        controls = W.VBox([
-            self.controls["mode"],
-            W.HBox([self.controls["lambda_pred"], self.controls["beta_12"], self.controls["beta_21"]]),
-            W.HBox([self.controls["temperature"], self.controls["latent_dim"], self.controls["allow_negative"]]),
-            W.HBox([self.progress, self.status]),
-        ])
+                        "synthetic views (a shared class s; a task attribute r that each view shows 90% "
+                        "of the time; a nuisance n drawn afresh per view; the label y = (s, r)) in about "
+                        "a second. Faint curves and grey bars are the previous setting.")
+        c = self.controls
+        controls = W.VBox([c["mode"], W.HBox([c["lambda_pred"], c["beta_12"], c["beta_21"]]),
+                           W.HBox([c["temperature"], c["latent_dim"], c["allow_negative"]]),
+                           W.HBox([self.progress, self.status])])
         self.live_box = W.VBox([views["loss"], views["probes"], views["bounds"]])
-        self.cifar_box = W.VBox([self.cifar_message, views["cifar"]], layout=W.Layout(display="none"))
-        self.widget = W.VBox([header, controls, self.live_box, self.cifar_box])
-        self.widget.add_class("superinfo-explorer")
+        # Without stored results the CIFAR-10 figure would be empty axes: show only the message.
+        self._cifar_view = W.Box([views["cifar"]])
+        self._cifar_view.layout.display = None if self.rows else "none"
+        self.cifar_box = W.VBox([self.cifar_message, self._cifar_view], layout=W.Layout(display="none"))
+        widget = W.VBox([header, controls, self.live_box, self.cifar_box])
+        widget.add_class("superinfo-explorer")
+        return widget
 
+    def _connect(self) -> None:
         for name in ("lambda_pred", "beta_12", "beta_21", "temperature", "latent_dim"):
             self.controls[name].observe(self._on_change, names="value")
         self.controls["allow_negative"].observe(self._on_allow_negative, names="value")
         self.controls["mode"].observe(self._on_mode, names="value")
-        self._update_cifar()
 
     # --- settings and recomputation
 
@@ -330,7 +361,7 @@ class Explorer:
         start = time.perf_counter()
         settings = self.settings()
         self.progress.value, self.progress.bar_style = 0, "info"
-        self.status.value = "⏳ training…"
+        self.status.value = "training…"
 
         def on_step(done: int, total: int) -> None:
             if done % 10 == 0 or done == total:       # a few widget messages, not one per step
@@ -353,20 +384,24 @@ class Explorer:
 
     @staticmethod
     def _blew_up(result: ToyResult) -> bool:
-        return (result.diverged_at is not None or not all(math.isfinite(v) for v in result.probes.values())
-                or result.final("kl_12") > 1e6 or result.final("kl_21") > 1e6)
+        """A warning colour for the progress bar: a negative beta, a diverged or non-finite run."""
+        s = result.settings
+        return (min(s["beta_12"], s["beta_21"]) < 0 or result.diverged_at is not None
+                or not all(math.isfinite(v) for v in result.probes.values()))
 
     def _summary(self, result: ToyResult) -> str:
-        probes = ", ".join(f"{f} {_fmt(result.probes.get(f, float('nan')))}" for f in FACTORS)
-        text = f"{len(result.history['loss'])} steps in {self.last_seconds:.2f} s · probe accuracy: {probes}"
+        """The numbers the probe figure shows, each with its chance level, and for a negative
+        beta what those same numbers say happened."""
+        p = {k: result.probes.get(k, float("nan")) for k in MEASURES}
+        read = " · ".join(f"{MEASURE_LABELS[k]} {p[k]:.2f} (chance {CHANCE[k]:.2g})" for k in MEASURES)
+        text = f"{len(result.history['loss'])} steps in {self.last_seconds:.2f} s. Probe accuracy: {read}"
         s = result.settings
         if min(s["beta_12"], s["beta_21"]) < 0:
             text += ("<br><span style='color:#c00'>β &lt; 0 rewards the KL upper bound, which has no limit: "
-                     f"final KL(q1‖q2) = {_fmt(result.final('kl_12'))} nats and the representation blows up "
-                     "(the probes read the nuisance, not the shared factor)")
+                     f"final KL(q1‖q2) = {_fmt(result.final('kl_12'))} nats. " + _negative_reading(p))
             if result.diverged_at is not None:
-                text += f"; the loss became non-finite at step {result.diverged_at}"
-            text += ".</span>"
+                text += f" The loss became non-finite at step {result.diverged_at}."
+            text += "</span>"
         elif result.diverged_at is not None:
             text += f"<br><span style='color:#c00'>the loss became non-finite at step {result.diverged_at}.</span>"
         return text
@@ -416,6 +451,7 @@ class Explorer:
 
     def _update_cifar(self) -> None:
         s = self.settings()
+        self._cifar_view.layout.display = None if self.rows else "none"
         selected = nearest_row(self.rows, s["beta_12"], s["beta_21"])
         fill_cifar_figure(self.figures["cifar"], self.rows, selected)
         if selected is not None:

@@ -1,13 +1,12 @@
 """The coefficient explorer without a browser: widgets set from Python, figures checked
 against a direct call of the training function."""
 import json
-import math
 
 import plotly.graph_objects as go
 import pytest
 
-from superinfo_lib import widgets
-from superinfo_lib.toy import FACTORS, train_toy
+from superinfo_lib import plots, widgets
+from superinfo_lib.toy import CHANCE, MEASURES, train_toy
 from superinfo_lib.widgets import BETA_GRID, beta_options, build_explorer
 
 STEPS = 30   # a short run keeps each recomputation ~0.2 s; the explorer's default is LIVE_STEPS
@@ -41,7 +40,7 @@ def test_slider_change_recomputes_once_and_matches_direct_training(explorer, mon
     real = widgets.train_toy
     monkeypatch.setattr(widgets, "train_toy", lambda **kw: calls.append(kw) or real(**kw))
     before_total = list(trace(explorer.figures["loss"], "total loss").y)
-    before_probes = list(trace(explorer.figures["probes"], "current").y)
+    before_probes = list(trace(explorer.figures["probes"], "current setting").y)
     old = explorer.result
 
     explorer.controls["beta_12"].value = 1e-2
@@ -56,12 +55,14 @@ def test_slider_change_recomputes_once_and_matches_direct_training(explorer, mon
     assert weighted_kl == pytest.approx([1e-2 * v for v in direct.history["kl_12"]], rel=1e-12)
     assert list(trace(explorer.figures["bounds"], "log(2N−1) − InfoNCE").y) == direct.history["mi_lower_bound"]
     assert list(trace(explorer.figures["bounds"], "KL(q2‖q1) ≥ I(v2;z2|v1)").y) == direct.history["kl_21"]
-    probes = list(trace(explorer.figures["probes"], "current").y)
-    assert probes == [direct.probes[f] for f in FACTORS] and probes != before_probes
+    probes = list(trace(explorer.figures["probes"], "current setting").y)
+    assert probes == [direct.probes[k] for k in MEASURES] and probes != before_probes
     # the run before stays on screen, faint, for comparison
-    assert explorer.previous is not old and explorer.previous.settings["temperature"] == 0.5
+    assert explorer.previous is not old and explorer.previous.settings["temperature"] == 0.2
     assert list(trace(explorer.figures["loss"], "total loss (previous)").y) == explorer.previous.history["loss"]
     assert "steps in" in explorer.status.value and explorer.progress.value == STEPS
+    for k in MEASURES:                       # the status line gives the numbers the probe figure shows
+        assert f"{direct.probes[k]:.2f} (chance {CHANCE[k]:.2g})" in explorer.status.value, k
 
 
 def test_latent_size_and_lambda_reach_the_training(explorer):
@@ -86,6 +87,11 @@ def test_negative_beta_needs_the_checkbox_and_shows_the_blow_up(tmp_path):
     # the KL term is rewarded: it grows by orders of magnitude instead of raising an error
     assert result.final("kl_12") > 1e3 * direct_run(ex, beta_12=0.0).final("kl_12")
     assert "rewards the KL upper bound" in ex.status.value and ex.progress.bar_style == "warning"
+    # what the status says about the probes is what the probes read
+    for key, name in (("shared", "the shared class s"), ("nuisance", "the nuisance n")):
+        kept = result.probes[key] > CHANCE[key] + 0.15
+        assert f"{name} is {'still readable' if kept else 'at or near chance'} ({result.probes[key]:.2f}" \
+            in ex.status.value, key
     # unticking brings the negative beta back to 0, with one recomputation
     ex.controls["allow_negative"].value = False
     assert ex.controls["beta_12"].value == 0.0 and ex.result.settings["beta_12"] == 0.0
@@ -98,6 +104,7 @@ def test_cifar_mode_says_clearly_when_nothing_is_stored(tmp_path):
     assert "No stored CIFAR-10 results" in ex.cifar_message.value
     assert ex.cifar_box.layout.display is None and ex.live_box.layout.display == "none"
     assert all(len(t.x or ()) == 0 for t in ex.figures["cifar"].data)
+    assert ex._cifar_view.layout.display == "none"          # the message alone, no empty axes
 
 
 def write_result(folder, name, record):
@@ -117,6 +124,7 @@ def test_cifar_mode_plots_the_stored_sweep_and_highlights_the_setting(tmp_path):
                                             "beta_12": 0.1, "beta_21": 0.1, "knn_top1": 0.1})
     ex = build_explorer(results_dir=tmp_path, run=False)
     ex.controls["mode"].value = "cifar"
+    assert ex._cifar_view.layout.display is None
     fig = ex.figures["cifar"]
     assert list(trace(fig, "kNN (k=200)").x) == ["0", "0.001", "0.003", "0.01"]      # CPU file left out
     assert list(trace(fig, "kNN (k=200)").y) == [0.8, 0.801, 0.9, 0.81]
@@ -169,7 +177,6 @@ def test_bad_arguments_name_themselves(tmp_path):
         build_explorer(results_dir=tmp_path, steps=0)
     with pytest.raises(ValueError, match="num_threads"):
         build_explorer(results_dir=tmp_path, num_threads=0)
-    assert math.isclose(widgets.SPECIFIC_FROM_SHARED, 0.75 + 0.25 / 2)
 
 
 def test_a_static_viewer_without_widget_state_shows_the_static_figures(explorer):
@@ -182,3 +189,13 @@ def test_a_static_viewer_without_widget_state_shows_the_static_figures(explorer)
         "explorer = show_explorer()", outputs=[nbformat.v4.new_output("display_data", data=bundle)])])
     body, _ = HTMLExporter().from_notebook_node(nb)
     assert "Static copy of the coefficient explorer" in body and body.count("Plotly.newPlot") == 3
+
+
+def test_figures_fit_the_page_and_title_every_axis(explorer):
+    for name, fig in explorer.figures.items():
+        assert fig.layout.autosize and (fig.layout.width is None or fig.layout.width <= plots.MAX_WIDTH), name
+        axes = [k for k in fig.layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]
+        assert axes, name
+        for axis in axes:
+            assert fig.layout[axis].title.text, (name, axis)
+    assert "⏳" not in explorer.status.value           # plain text: no emoji font needed
