@@ -6,8 +6,8 @@ settings as a user would and prints the wall time of each, the median, and its r
 the budget. It also prints the process CPU time (less sensitive to other programs on a
 shared machine) and the load average, since wall times on a busy machine read high.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_explorer.py              # explorer defaults
-    PYTHONPATH=. .venv/bin/python bench/bench_explorer.py --threads 2  # compare thread counts
+    .venv/bin/python bench/bench_explorer.py              # explorer defaults
+    .venv/bin/python bench/bench_explorer.py --threads 2  # compare thread counts
 """
 from __future__ import annotations
 
@@ -16,13 +16,8 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from superinfo_lib.widgets import LIVE_STEPS, build_explorer  # noqa: E402
+from superinfo_lib.widgets import LIVE_STEPS, build_explorer
 
 BUDGET_S = 2.0
 # (slider, value) moves, applied one after another, each one recomputation.

@@ -62,7 +62,6 @@ def training_step(
     generator: torch.Generator | None = None,
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
     rank: int = 0,
-    allow_negative_beta: bool = False,
     autocast_cache: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Forward both views, compute the loss terms, backward, step.
@@ -98,7 +97,7 @@ def training_step(
             beta_12=beta_12,
             beta_21=beta_21,
             temperature=preset.temperature,
-            allow_negative_beta=allow_negative_beta,
+            allow_negative_beta=preset.allow_negative_beta,
             gathered=gathered,
             rank=rank,
             check_finite=False,

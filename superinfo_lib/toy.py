@@ -25,17 +25,18 @@ view 2 hides it; r is independent of s, so all of it lies beyond what s explains
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .losses import superinfo_loss
+from .losses import LossPreset
 from .models import GaussianHead, projector
 from .probes import fit_ridge
+from .step import training_step
 
 NUM_SHARED, NUM_SPECIFIC = 8, 2
 NUM_LABELS = NUM_SHARED * NUM_SPECIFIC                 # y = 2 s + r
@@ -104,10 +105,11 @@ class ToyEncoder(nn.Module):
         self.head = GaussianHead(hidden, latent_dim)
         self.projector = projector(latent_dim, hidden, 32)
 
-    def forward(self, v: torch.Tensor, generator: torch.Generator | None = None):
+    def forward(self, v: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """As SuperInfoModel: {"mu", "logvar": (B, K), "p": (B, 32)}, z sampled with `generator`."""
         mu, logvar = self.head(self.body(v))
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
-        return mu, logvar, self.projector(z)
+        return {"mu": mu, "logvar": logvar, "p": self.projector(z)}
 
 
 def ridge_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
@@ -209,29 +211,20 @@ class ToyResult:
 
 
 def _train_steps(model: ToyEncoder, data: MultiViewData, train: torch.Tensor, result: ToyResult,
-                 loss_kwargs: dict, steps: int, batch_size: int, lr: float, seed: int,
+                 preset: LossPreset, steps: int, batch_size: int, lr: float, seed: int,
                  callback: Callable[[int, int], None] | None) -> None:
-    """Adam on superinfo_loss over random batches of the train rows; fills result.history."""
+    """Adam, the trainer's step (superinfo_lib.step) on random batches of the train rows; fills
+    result.history, and stops at the first non-finite loss."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     model.train()
     for step in range(steps):
         idx = train[torch.randint(len(train), (batch_size,), generator=g)]
-        mu, lv, p = model(torch.cat([data.v1[idx], data.v2[idx]]), g)   # one pass, shared BN stats
-        (mu1, mu2), (lv1, lv2), (p1, p2) = mu.chunk(2), lv.chunk(2), p.chunk(2)
-        try:
-            terms = superinfo_loss(p1, p2, mu1, lv1, mu2, lv2, **loss_kwargs)
-        except ValueError as err:
-            if "NaN or inf" not in str(err):
-                raise
-            result.diverged_at = step
-            return
+        views = torch.cat([data.v1[idx], data.v2[idx]])  # one pass, shared BN statistics
+        terms = training_step(model, opt, views, preset, generator=g)
         if not torch.isfinite(terms["loss"]):
             result.diverged_at = step
             return
-        opt.zero_grad()
-        terms["loss"].backward()
-        opt.step()
         for k, v in terms.items():
             result.history[k].append(float(v.detach()))
         if callback is not None:
@@ -243,7 +236,8 @@ def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0
               seed: int = 0, allow_negative_beta: bool = False, data: MultiViewData | None = None,
               n_holdout: int = 8192, callback: Callable[[int, int], None] | None = None,
               num_threads: int = 1) -> ToyResult:
-    """Train a ToyEncoder with `superinfo_loss` on the multi-view set, then measure (probe_toy).
+    """Train a ToyEncoder with the SuperInfo loss (superinfo_lib.step) on the multi-view set, then
+    measure it (probe_toy).
 
     The encoder trains on every row but the last n_holdout, without labels; the probes fit
     on those training rows and score the held-out rows (first half: validation, second:
@@ -258,8 +252,8 @@ def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0
         raise ValueError(f"steps must be >= 1, got {steps}")
     settings = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
                     latent_dim=latent_dim, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-    loss_kwargs = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
-                       allow_negative_beta=allow_negative_beta)
+    preset = LossPreset("toy", lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21,
+                        temperature=temperature, allow_negative_beta=allow_negative_beta)
     with torch_threads(num_threads):
         data = data or make_multiview(seed=1000 + seed)
         train, val, test = split_rows(len(data.v1), n_holdout)
@@ -267,10 +261,11 @@ def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0
             torch.manual_seed(seed)
             model = ToyEncoder(data.v1.shape[1], latent_dim)
         result = ToyResult(settings, {k: [] for k in ("loss", "nce", "kl_12", "kl_21", "mi_lower_bound")})
-        _train_steps(model, data, train, result, loss_kwargs, steps, batch_size, lr, seed, callback)
+        _train_steps(model, data, train, result, preset, steps, batch_size, lr, seed, callback)
         model.eval()
         with torch.no_grad():
-            mu, logvar, _ = model(data.v1)
+            out = model(data.v1)
+            mu, logvar = out["mu"], out["logvar"]
         if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
             result.probes = result.validation = {k: float("nan") for k in MEASURES}
             return result
