@@ -340,7 +340,8 @@ def test_notebook_opens_with_what_it_needs(name):
     if earlier:
         assert linked, f"{name}: the prerequisites link none of the earlier notebooks"
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assert "output_dir" in params.source
+    if name in COURSE:  # the explorer writes no figures file
+        assert "output_dir" in params.source
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
