@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,9 @@ print("__memory__", {index}, _rss, _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024
 def notebook_path(key: str) -> Path:
     matches = sorted(p for p in NOTEBOOKS.glob(f"{key}*.ipynb") if not p.name.endswith(".out.ipynb"))
     if len(matches) != 1:
-        raise SystemExit(f"notebook {key!r}: expected one match in {NOTEBOOKS}, found {[p.name for p in matches]}")
+        raise SystemExit(
+            f"notebook {key!r}: expected one match in {NOTEBOOKS}, found {[p.name for p in matches]}"
+        )
     return matches[0]
 
 
@@ -63,16 +66,14 @@ def with_probes(source: Path, target: Path) -> list[str]:
 
 
 def read_probes(executed: Path) -> list[tuple[int, float, float]]:
-    """(code cell index, RSS MB, peak MB) from the probe cells' output."""
+    """(code cell index, RSS MB, peak MB) from the probe cells' output (a stream may arrive in pieces)."""
     rows = []
     for cell in nbformat.read(executed, as_version=4).cells:
         if PROBE_TAG not in cell.metadata.get("tags", []):
             continue
-        for out in cell.get("outputs", []):
-            for line in out.get("text", "").splitlines():
-                if line.startswith("__memory__"):
-                    _, index, rss, peak = line.split()
-                    rows.append((int(index), float(rss), float(peak)))
+        text = "".join(out.get("text", "") for out in cell.get("outputs", []))
+        for index, rss, peak in re.findall(r"__memory__ (\d+) (\S+) (\S+)", text):
+            rows.append((int(index), float(rss), float(peak)))
     return rows
 
 
@@ -80,8 +81,21 @@ def run_one(source: Path, work: Path, output_dir: Path, profile: str | None, tim
     probed = work / source.name
     executed = work / f"{source.stem}.out.ipynb"
     heads = with_probes(source, probed)
-    cmd = [sys.executable, "-m", "papermill", str(probed), str(executed), "-k", "python3",
-           "--cwd", str(NOTEBOOKS), "-p", "output_dir", str(output_dir), "--no-progress-bar"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(probed),
+        str(executed),
+        "-k",
+        "python3",
+        "--cwd",
+        str(NOTEBOOKS),
+        "-p",
+        "output_dir",
+        str(output_dir),
+        "--no-progress-bar",
+    ]
     if profile:
         cmd += ["-p", "profile", profile]
     start = time.perf_counter()
@@ -89,20 +103,40 @@ def run_one(source: Path, work: Path, output_dir: Path, profile: str | None, tim
     wall = time.perf_counter() - start
     rows = read_probes(executed) if executed.exists() else []
     figures = output_dir / f"{source.stem}.json"
-    ran_profile = json.loads(figures.read_text()).get("profile") if proc.returncode == 0 and figures.exists() else None
+    ran_profile = (
+        json.loads(figures.read_text()).get("profile") if proc.returncode == 0 and figures.exists() else None
+    )
     peak = max((r[2] for r in rows), default=float("nan"))
     steps, previous = [], 0.0
     for index, rss, cell_peak in rows:
-        steps.append({"cell": index, "head": heads[index], "rss_mb": rss, "peak_mb": cell_peak,
-                      "peak_rise_mb": cell_peak - previous})
+        steps.append(
+            {
+                "cell": index,
+                "head": heads[index],
+                "rss_mb": rss,
+                "peak_mb": cell_peak,
+                "peak_rise_mb": cell_peak - previous,
+            }
+        )
         previous = cell_peak
-    return {"notebook": source.stem, "ok": proc.returncode == 0, "profile": ran_profile, "wall_s": wall,
-            "peak_mb": peak, "cells": steps, "error": None if proc.returncode == 0 else proc.stderr[-2000:]}
+    return {
+        "notebook": source.stem,
+        "ok": proc.returncode == 0,
+        "profile": ran_profile,
+        "wall_s": wall,
+        "peak_mb": peak,
+        "cells": steps,
+        "error": None if proc.returncode == 0 else proc.stderr[-2000:],
+    }
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="*", help=f"notebook number prefixes (default: {' '.join(DEFAULT)})")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "notebooks", nargs="*", help=f"notebook number prefixes (default: {' '.join(DEFAULT)})"
+    )
     parser.add_argument("--all", action="store_true", help="every notebook, 01 .. 07")
     parser.add_argument("--profile", default=None, help="papermill -p profile (default: as shipped, 'auto')")
     parser.add_argument("--top", type=int, default=3, help="cells that raised the peak most, per notebook")
@@ -110,7 +144,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None, help="also write the measurements to this file")
     args = parser.parse_args(argv)
     keys = [f"{i:02d}" for i in range(1, 8)] if args.all else (args.notebooks or list(DEFAULT))
-    sources = sorted({notebook_path(k) for k in keys})      # course order: 06 reuses 05's checkpoints
+    sources = sorted({notebook_path(k) for k in keys})  # course order: 06 reuses 05's checkpoints
 
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
@@ -119,11 +153,16 @@ def main(argv=None) -> int:
             r = run_one(source, work, output_dir, args.profile, args.timeout_s)
             results.append(r)
             state = "ok" if r["ok"] else "FAILED"
-            print(f"{r['notebook']}: {state}, profile {r['profile']}, {r['wall_s']:.0f} s, "
-                  f"kernel peak RSS {r['peak_mb']:.0f} MB", flush=True)
+            print(
+                f"{r['notebook']}: {state}, profile {r['profile']}, {r['wall_s']:.0f} s, "
+                f"kernel peak RSS {r['peak_mb']:.0f} MB",
+                flush=True,
+            )
             for c in sorted(r["cells"], key=lambda c: -c["peak_rise_mb"])[: args.top]:
-                print(f"    cell {c['cell']:2d} +{c['peak_rise_mb']:6.0f} MB peak (RSS after {c['rss_mb']:5.0f} MB)"
-                      f"  {c['head']}")
+                print(
+                    f"    cell {c['cell']:2d} +{c['peak_rise_mb']:6.0f} MB peak "
+                    f"(RSS after {c['rss_mb']:5.0f} MB)  {c['head']}"
+                )
             if r["error"]:
                 print(r["error"])
 
