@@ -77,6 +77,14 @@ SERIES_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00
 TRUTH_COLOR = "#222222"
 
 
+def padded_range(values, pad: float = 0.1, floor: float | None = None) -> list[float]:
+    """[low, high] around `values` with `pad` of their span on each side, so that no marker or
+    line sits on the plot's edge (reference lines drawn with add_hline do not widen autorange)."""
+    low, high = min(values), max(values)
+    margin = pad * (high - low) or pad * abs(high) or pad
+    return [low - margin if floor is None else max(floor, low - margin), high + margin]
+
+
 def reference_line(fig, y: float, name: str, color: str = CHANCE_COLOR, dash: str = "dash", row=None,
                    col=None, legendgroup: str | None = None, showlegend: bool = True):
     """A horizontal line across a panel, named in the legend instead of labelled on the plot."""
@@ -173,6 +181,7 @@ def learned_critic_figure(curve, true_mi: float, optimal_bound: float, title: st
     reference_line(fig, optimal_bound, f"optimal critic: {optimal_bound:.2f} nats", color=SERIES_COLORS[1],
                    dash="dot")
     fig.update_xaxes(title_text="training step").update_yaxes(title_text="bound log(2N−1) − L  [nats]")
+    fig.update_yaxes(range=padded_range([c[1] for c in curve] + [true_mi, optimal_bound]))
     return style(fig, height=360, title=title)
 
 
@@ -248,7 +257,8 @@ def knn_monitor_figure(knn: dict, chance: float, title: str | None = None):
                                      line=dict(color=method_color(method))))
         fig.update_xaxes(title_text="epoch")
     reference_line(fig, chance, f"chance ({chance:.0%})")
-    fig.update_yaxes(title_text="kNN top-1 accuracy", tickformat=".0%", rangemode="tozero")
+    values = [p[1] for points in knn.values() for p in points] + [chance]
+    fig.update_yaxes(title_text="kNN top-1 accuracy", tickformat=".0%", range=padded_range(values, floor=0))
     return style(fig, height=340, title=title)
 
 
@@ -279,5 +289,41 @@ def evaluation_figure(evaluated: dict, metrics, chance: float, title: str | None
     fig.update_xaxes(title_text="probe", row=1, col=1)
     fig.update_yaxes(title_text="top-1 accuracy", tickformat=".0%", rangemode="tozero", row=1, col=1)
     fig.update_xaxes(title_text="augmentation-probe R² of mu (lower: less superfluous)", row=1, col=2)
-    fig.update_yaxes(title_text="linear-probe top-1 accuracy", tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(title_text="linear-probe top-1 accuracy", tickformat=".0%", row=1, col=2,
+                     range=padded_range([e["linear_top1"] for e in evaluated.values()], pad=0.2))
+    fig.update_xaxes(range=padded_range([e["aug_probe_mu_mean_r2"] for e in evaluated.values()], pad=0.2),
+                     row=1, col=2)
     return style(fig, height=420, title=title)
+
+
+def display_images(x):
+    """Normalised float (B, 3, H, W) views -> uint8 (B, H, W, 3) pictures (CIFAR-10 mean / std undone)."""
+    import torch
+
+    from .data import MEAN, STD
+
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    return ((x * std + mean).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def augmentation_rows(params: dict, labels) -> list[dict]:
+    """Table rows (for results.markdown_table) of the augmentation each view drew.
+
+    Args:
+        params: view name -> (N, len(AUG_PARAM_NAMES)) parameters as `augment` returns them.
+        labels: N image labels; one row per image and view.
+    """
+    from .data import AUG_PARAM_NAMES
+
+    rows = []
+    for i, label in enumerate(labels):
+        for view, p in params.items():
+            v = dict(zip(AUG_PARAM_NAMES, p[i].tolist()))
+            jitter = (f"b {v['brightness']:.2f}, c {v['contrast']:.2f}, s {v['saturation']:.2f}, "
+                      f"h {v['hue']:+.2f}") if v["jitter_applied"] else "none"
+            rows.append({"image": label if view == next(iter(params)) else "", "view": view,
+                         "crop w x h at centre": f"{v['crop_w']:.2f} x {v['crop_h']:.2f} at "
+                                                 f"({v['crop_cx']:.2f}, {v['crop_cy']:.2f})",
+                         "flip": "yes" if v["flip"] else "no", "colour jitter": jitter,
+                         "gray": "yes" if v["grayscale"] else "no"})
+    return rows

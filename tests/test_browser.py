@@ -49,6 +49,8 @@ COURSE = ("01_setup_and_data", "02_predictive_information", "03_superfluous_info
 # Run All to the last cell; the margin covers kernel start and a browser on the same two cores.
 STATED_S = 120
 MARGIN_S = 30
+# A subset while working on some notebooks, e.g. SUPERINFO_BROWSER_NOTEBOOKS=01,07 (default: all, in order).
+ONLY = [k for k in os.environ.get("SUPERINFO_BROWSER_NOTEBOOKS", "").split(",") if k]
 OUTPUT_ERRORS = """() => {
     const found = [];
     for (const el of document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')) {
@@ -60,10 +62,12 @@ OUTPUT_ERRORS = """() => {
     }
     return found;
 }"""
-# Done: every code cell has run ([n]), or an output shows an error (Run All stops there).
+# Done: the last code cell has run ([n]) and none is queued or running ([*]); or an output shows an
+# error (Run All stops there). Cells with a collapsed input show a placeholder prompt, hence the last.
 RUN_FINISHED = f"""() => {{
     const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')];
-    const ran = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+    const ran = prompts.length > 0 && /\\[\\d+\\]/.test(prompts[prompts.length - 1].textContent)
+        && !prompts.some(p => p.textContent.includes('*'));
     return ran || ({OUTPUT_ERRORS})().length > 0;
 }}"""
 
@@ -295,10 +299,11 @@ def shut_down_kernels(url: str, token: str) -> None:
 def screenshot_notebook(page, path: Path) -> None:
     """The whole notebook in one picture: the page is made as tall as the notebook (width unchanged,
     so the figures keep the size a learner sees), then shot."""
-    height = page.evaluate("() => document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
-                           ".scrollHeight")
+    outer = "document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
+    height = page.evaluate(f"() => {outer}.scrollHeight")
     width = page.viewport_size["width"]
     page.set_viewport_size({"width": width, "height": min(int(height) + 160, 16_000)})
+    page.evaluate(f"() => {{ {outer}.scrollTop = 0; }}")
     page.wait_for_timeout(800)             # plotly redraws on resize
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": width, "height": 1000})
@@ -327,7 +332,7 @@ def test_course_in_jupyterlab(tmp_path):
             try:
                 page = browser.pages[0] if browser.pages else browser.new_page()
                 page.set_default_timeout(SLOW_MS)
-                for i, name in enumerate(COURSE):
+                for i, name in enumerate(n for n in COURSE if not ONLY or n[:2] in ONLY):
                     # A fresh workspace per notebook: only this notebook open, the file browser closed.
                     page.goto(f"{url}/lab/workspaces/course{i}/tree/{name}.ipynb?reset&token={token}")
                     page.wait_for_selector(IDLE)
