@@ -1,4 +1,11 @@
-"""The coefficient explorer in a real browser: JupyterLab 4 + headless Chromium (Playwright).
+"""The course in a real browser: JupyterLab 4 + headless Chromium (Playwright).
+
+test_course_in_jupyterlab opens every notebook 01-07 as shipped (profile "auto": smoke on a CPU)
+in a temporary copy of notebooks/, in course order (06 reuses 05's checkpoints), runs all its
+cells, checks that no output shows an error, that it finished within its stated time, and that
+exercises (if any) ran their fallbacks; a screenshot of each goes to test-output/.
+
+test_explorer_in_jupyterlab: the coefficient explorer.
 
 Starts JupyterLab on 127.0.0.1 with a random token, every Jupyter folder temporary, opens a
 temporary copy of notebooks/07_coefficient_explorer.ipynb, runs all its cells, moves the beta_12 slider
@@ -28,10 +35,41 @@ CHROMIUM = Path("/usr/lib/chromium/chromium")   # the real binary; /usr/bin/chro
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
-LAB_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
+# windowingMode "none": every cell stays in the page, so the error check sees all outputs.
+LAB_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True,
+                                                            "windowingMode": "none"},
                 "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False,
                                                                 "doNotDisturbMode": True}}
 SLOW_MS = 120_000   # kernel start and the first training on a busy 2-core machine
+NOTEBOOKS = REPO_ROOT / "notebooks"
+IDLE = ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
+COURSE = ("01_setup_and_data", "02_predictive_information", "03_superfluous_information",
+          "04_superinfo_objective", "05_training_cifar10", "06_evaluation", "07_coefficient_explorer")
+# The time each notebook may take under "auto" on a 2-core CPU (the course promises <= 2 minutes),
+# Run All to the last cell; the margin covers kernel start and a browser on the same two cores.
+STATED_S = 120
+MARGIN_S = 30
+# A subset while working on some notebooks, e.g. SUPERINFO_BROWSER_NOTEBOOKS=01,07 (default: all, in order).
+ONLY = [k for k in os.environ.get("SUPERINFO_BROWSER_NOTEBOOKS", "").split(",") if k]
+OUTPUT_ERRORS = """() => {
+    const found = [];
+    for (const el of document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')) {
+        const mime = el.getAttribute('data-mime-type') || '';
+        const text = el.innerText || '';
+        if (mime === 'application/vnd.jupyter.error' || /Traceback|\\b\\w*Error\\b/.test(text)
+            || (mime === 'application/vnd.jupyter.stderr' && /Traceback|Error/.test(text)))
+            found.push(text.slice(0, 2000));
+    }
+    return found;
+}"""
+# Done: the last code cell has run ([n]) and none is queued or running ([*]); or an output shows an
+# error (Run All stops there). Cells with a collapsed input show a placeholder prompt, hence the last.
+RUN_FINISHED = f"""() => {{
+    const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')];
+    const ran = prompts.length > 0 && /\\[\\d+\\]/.test(prompts[prompts.length - 1].textContent)
+        && !prompts.some(p => p.textContent.includes('*'));
+    return ran || ({OUTPUT_ERRORS})().length > 0;
+}}"""
 
 # The total-loss curve of the explorer's loss figure, read from plotly's state in the page.
 READ_TOTAL_LOSS = """() => {
@@ -75,13 +113,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_lab(tmp: Path, port: int, token: str) -> subprocess.Popen:
-    """JupyterLab isolated in tmp, off the network; the kernel is this venv's Python
-    (the venv's python3 kernelspec runs sys.executable) with the repository on PYTHONPATH."""
+def start_lab(tmp: Path, port: int, token: str, notebooks=(NOTEBOOK,)) -> subprocess.Popen:
+    """JupyterLab isolated in tmp, off the network, serving copies of `notebooks`; the kernel is
+    this venv's Python (the venv's python3 kernelspec runs sys.executable) with the repository on
+    PYTHONPATH."""
     dirs = {name: tmp / name for name in ("root", "config", "runtime", "data", "ipython", "settings", "workspaces")}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    shutil.copy(NOTEBOOK, dirs["root"] / NOTEBOOK.name)     # checkpoints and edits stay out of the repo
+    for notebook in notebooks:      # outputs, checkpoints and edits stay out of the repository
+        shutil.copy(notebook, dirs["root"] / notebook.name)
     # Start the notebook's kernel without the "Select Kernel" dialog (it appears when the kernel
     # specs load late, as on a busy machine), and no news prompt over the page.
     for plugin, settings in LAB_SETTINGS.items():
@@ -157,10 +197,11 @@ def wait_kernel_idle(url: str, token: str, timeout_s: float = 120) -> None:
     raise AssertionError(f"no idle kernel after {timeout_s} s")
 
 
-def run_all(page, attempts: int = 5) -> None:
-    """Run > Run All Cells, again if the cell did not start (a click while the page was still
-    connecting to the kernel is dropped)."""
-    prompt = page.locator(".jp-CodeCell .jp-InputPrompt").last        # the explorer's cell
+def run_all(page, attempts: int = 5, watch: str = "last") -> None:
+    """Run > Run All Cells, again if the watched cell (the explorer's: the last; a long notebook:
+    the first) did not start (a click while the page was still connecting to the kernel is dropped)."""
+    prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
+    prompt = prompts.last if watch == "last" else prompts.first
     for _ in range(attempts):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
@@ -242,3 +283,86 @@ def test_explorer_in_jupyterlab(tmp_path):
     assert after != before
     assert after == pytest.approx(expected, rel=1e-6)
     print(f"browser test took {time.monotonic() - started:.1f} s")
+
+
+def shut_down_kernels(url: str, token: str) -> None:
+    """What a learner does between notebooks (Kernel > Shut Down Kernel): one kernel at a time."""
+    headers = {"Authorization": f"token {token}"}
+    listing = urllib.request.Request(f"{url}/api/kernels", headers=headers)
+    with urllib.request.urlopen(listing, timeout=5) as resp:
+        kernels = json.loads(resp.read())
+    for kernel in kernels:
+        req = urllib.request.Request(f"{url}/api/kernels/{kernel['id']}", method="DELETE", headers=headers)
+        urllib.request.urlopen(req, timeout=30).close()
+
+
+def screenshot_notebook(page, path: Path) -> None:
+    """The whole notebook in one picture: the page is made as tall as the notebook (width unchanged,
+    so the figures keep the size a learner sees), then shot."""
+    outer = "document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
+    height = page.evaluate(f"() => {outer}.scrollHeight")
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": min(int(height) + 160, 16_000)})
+    page.evaluate(f"() => {{ {outer}.scrollTop = 0; }}")
+    page.wait_for_timeout(800)             # plotly redraws on resize
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 1000})
+
+
+def test_course_in_jupyterlab(tmp_path):
+    """Every notebook as shipped, in course order, Run All in JupyterLab: no error in any output,
+    within its stated time, exercises on their fallbacks; one screenshot per notebook."""
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    started = time.monotonic()
+    port, token = free_port(), secrets.token_hex(16)
+    url = f"http://127.0.0.1:{port}"
+    shots, timings = tmp_path / "shots", {}
+    shots.mkdir()
+    lab = tmp_path / "lab"
+    server = start_lab(lab, port, token, [NOTEBOOKS / f"{name}.ipynb" for name in COURSE])
+    try:
+        wait_ready(server, url, token, lab / "jupyterlab.log")
+        with sync_playwright() as pw:
+            # About the width a learner's browser gives: the output area is ~970 px wide.
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+                args=BROWSER_ARGS, viewport={"width": 1280, "height": 1000})
+            try:
+                page = browser.pages[0] if browser.pages else browser.new_page()
+                page.set_default_timeout(SLOW_MS)
+                for i, name in enumerate(n for n in COURSE if not ONLY or n[:2] in ONLY):
+                    # A fresh workspace per notebook: only this notebook open, the file browser closed.
+                    page.goto(f"{url}/lab/workspaces/course{i}/tree/{name}.ipynb?reset&token={token}")
+                    page.wait_for_selector(IDLE)
+                    wait_kernel_idle(url, token)
+                    sidebar = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+                    if sidebar.count():
+                        sidebar.first.click()                   # collapse the file browser
+                    run_started = time.monotonic()
+                    run_all(page, watch="first")
+                    try:
+                        page.wait_for_function(RUN_FINISHED, timeout=(STATED_S + MARGIN_S) * 1000)
+                        page.wait_for_selector(IDLE)
+                    finally:
+                        timings[name] = time.monotonic() - run_started
+                        screenshot_notebook(page, shots / f"{name}.png")
+                    errors = page.evaluate(OUTPUT_ERRORS)
+                    assert not errors, f"{name}: error output:\n" + "\n---\n".join(errors)
+                    assert timings[name] <= STATED_S + MARGIN_S, (name, timings[name])
+                    figures = lab / "root" / "outputs" / f"{name}.json"
+                    if name != "07_coefficient_explorer":              # the explorer writes no figures
+                        exercises = json.loads(figures.read_text()).get("exercises", {})
+                        assert all(v == "fallback" for v in exercises.values()), (name, exercises)
+                    shut_down_kernels(url, token)
+            finally:
+                browser.close()
+    finally:
+        stop_lab(server, url, token)
+        out = REPO_ROOT / "test-output"
+        out.mkdir(exist_ok=True)
+        for shot in sorted(shots.glob("*.png")):
+            shutil.copy(shot, out / f"course_{shot.name}")
+        print("Run All, seconds per notebook:", ", ".join(f"{k[:2]} {v:.0f}" for k, v in timings.items()))
+        print(f"course browser test took {time.monotonic() - started:.1f} s; screenshots in {out}")
