@@ -56,6 +56,7 @@ def evaluate(
         few_label=(10, 100),
         probe_images=probe_images,
         robustness_images=robustness_images,
+        mu_knn=True,
         seed=seed,
     )
 

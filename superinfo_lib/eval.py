@@ -180,6 +180,7 @@ def evaluate_model(
     few_label: tuple[int, ...] = (10, 100),
     probe_images: int = 5000,
     robustness_images: int = 0,
+    mu_knn: bool = False,
     seed: int = 0,
     features: tuple[torch.Tensor, ...] | None = None,
     precision: str | None = None,
@@ -193,6 +194,7 @@ def evaluate_model(
     - few-label linear probes with `few_label` labels per class;
     - the augmentation-parameter probe (held-out R^2) on the backbone and on mu, over the first
       `probe_images` test images (0 skips it);
+    - with `mu_knn`, kNN top-1 of mu (the Gaussian head's mean) beside that of h;
     - robustness: kNN and linear accuracy (the classifier fitted on clean features only) on the
       first `robustness_images` test images under every corruption and severity of
       superinfo_lib.corruptions (0 skips it).
@@ -234,6 +236,11 @@ def evaluate_model(
             epochs=max(linear_epochs, 200),
             batch_size=min(512, len(idx)),
         )
+    if mu_knn:
+        mu_encoder = MuEncoder(model)
+        embed_mu = lambda x: extract_features(mu_encoder, x, channels_last=channels_last, precision=precision)
+        results["knn_top1_mu"] = knn_accuracy(embed_mu(data.train_x), data.train_y.to(train_f.device),
+                                              embed_mu(data.test_x), data.test_y, num_classes)
     if probe_images:
         images = data.test_x[:probe_images]
         probe_backbone = augmentation_probe(model.backbone, images, seed=seed)

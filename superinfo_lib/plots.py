@@ -164,6 +164,9 @@ def corruption_grid(corrupted: dict, title: str | None = None, gap: int = 4, hei
     fig.update_yaxes(title_text="corruption", showgrid=False, zeroline=False,
                      tickvals=[r * (h + gap) + (h - 1) / 2 for r in range(len(names))],
                      ticktext=[n.replace("_", " ") for n in names])
+    return fig
+
+
 # ----------------------------------------------------------------------------- the toy and the bounds
 # What the toy's probes measure (superinfo_lib.toy.MEASURES), how figures name and colour them:
 # the three kinds of information in FACTOR_COLORS, the downstream label y in black (few labels
@@ -408,7 +411,6 @@ def legends_under_axis_titles(fig, legends=(("legend", 0.0),), bottom: int = 130
 
 # Series that are not methods (batch sizes, ...): the rest of the Okabe-Ito palette, in order.
 SERIES_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
-TRUTH_COLOR = "#222222"
 
 
 def padded_range(values, pad: float = 0.1, floor: float | None = None) -> list[float]:

@@ -147,6 +147,8 @@ class MuEncoder(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        # Take the model's mode: code that restores the wrapper's mode then restores the model's.
+        self.train(model.training)
 
     def forward(self, x):
         return self.model.features(x, "mu")

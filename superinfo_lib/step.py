@@ -33,6 +33,8 @@ def choose_precision(device: torch.device | str, requested: str = "auto") -> str
     device = torch.device(device)
     if device.type != "cuda":
         return "fp32"
+    if not torch.cuda.is_available():  # settings planned for a GPU on a machine without one
+        return "bf16"
     major, _ = torch.cuda.get_device_capability(device)
     return "bf16" if major >= 8 else "fp16"
 

@@ -116,7 +116,7 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
     """The trainer passes the kNN monitor's features; the CLI, the GPU runs and notebook 6 let
     evaluate_model extract them: the scores must be the same."""
     model, data = tiny_trained_model(), synthetic_images(n_train=120, n_test=60, seed=3)
-    kwargs = dict(linear_epochs=3, few_label=(2,), probe_images=40, robustness_images=60)
+    kwargs = dict(linear_epochs=3, few_label=(2,), probe_images=40, robustness_images=60, mu_knn=True)
     scores = evaluate_model(model, data, **kwargs)
     features = (
         extract_features(model.backbone, data.train_x),
@@ -125,6 +125,7 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
         data.test_y,
     )
     again = evaluate_model(model, data, features=features, **kwargs)
+    assert not model.training  # the evaluation leaves the model's mode as it found it
     for key in (
         "knn_top1",
         "linear_top1",
@@ -132,8 +133,15 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
         "aug_probe_mean_r2",
         "aug_probe_mu_mean_r2",
         "robustness",
+        "knn_top1_mu",
     ):
         assert scores[key] == again[key], key
+    # kNN on mu is the library's kNN on the head's means.
+    mu = lambda x: model.features(x.float(), "mu")
+    from superinfo_lib.data import normalize
+
+    expected_mu = knn_accuracy(mu(normalize(data.train_x)), data.train_y, mu(normalize(data.test_x)), data.test_y, 10)
+    assert scores["knn_top1_mu"] == pytest.approx(expected_mu)
     rob = scores["robustness"]
     assert rob["n_test"] == 60 and set(rob["clean"]) == {"knn", "linear"}
     # The robustness evaluation's clean accuracy is the evaluation's own (same classifiers).
@@ -142,6 +150,7 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
     assert scores["aug_probe"]["images"] == 40
     no_probe = evaluate_model(model, data, linear_epochs=0, few_label=(), probe_images=0)
     assert no_probe["linear_top1"] is None and "aug_probe_mean_r2" not in no_probe
+    assert "knn_top1_mu" not in no_probe and "robustness" not in no_probe
 
 
 def test_eval_cli_names_the_run_it_read(tmp_path):

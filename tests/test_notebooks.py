@@ -242,6 +242,19 @@ def check_06(f):
             assert 0.1 < e[key] <= 1, (name, key)
         assert set(e["few_label"]) == {"10", "100"} and all(0 < v <= 1 for v in e["few_label"].values())
         assert math.isfinite(e["aug_probe_mean_r2"]) and e["aug_probe_mean_r2"] <= 1
+        assert 0 < e["knn_top1_mu"] <= 1, name
+        # The evaluation read this profile's own run folder, and says which.
+        assert e["run"] == f"runs/{f['profile']}/{name}", e["run"]
+    robustness = f["robustness"]
+    assert set(robustness) == set(evaluated)
+    for name, r in robustness.items():
+        assert r["n_test"] == f["settings"]["robustness_images"]
+        for predictor in ("knn", "linear"):
+            for key in ("clean", "mean_corruption"):
+                assert 0 <= r[key][predictor] <= 1, (name, key, predictor)
+            # Clean accuracy is the evaluation's own, on the same test images.
+            assert r["relative_drop"][predictor] == pytest.approx(
+                (r["clean"][predictor] - r["mean_corruption"][predictor]) / r["clean"][predictor])
     for r in f["stored_results"]:
         assert r["method"] and r["device"]
 
