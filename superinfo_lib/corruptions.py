@@ -33,6 +33,7 @@ implementation of the same operations (`PARAMS` below), with these choices:
 Severity 0 is the identity (the input is returned as it is). Note that the published saturate
 parameters are not ordered by strength: severities 1-2 remove saturation (x0.3, x0.1), 3-5 add it.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,26 +43,37 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "gaussian_blur",
-               "brightness", "contrast", "saturate", "jpeg_compression", "pixelate")
+CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "gaussian_blur",
+    "brightness",
+    "contrast",
+    "saturate",
+    "jpeg_compression",
+    "pixelate",
+)
 SEVERITIES = (0, 1, 2, 3, 4, 5)
 
 # Parameters of severities 1..5 (CIFAR-10-C), intensities on the [0, 1] scale.
 PARAMS = {
-    "gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),            # noise standard deviation
-    "shot_noise": (500, 250, 100, 75, 50),                        # Poisson events at intensity 1
-    "impulse_noise": (0.01, 0.02, 0.03, 0.05, 0.07),              # fraction of values set to 0 or 1
+    "gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),  # noise standard deviation
+    "shot_noise": (500, 250, 100, 75, 50),  # Poisson events at intensity 1
+    "impulse_noise": (0.01, 0.02, 0.03, 0.05, 0.07),  # fraction of values set to 0 or 1
     "defocus_blur": ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)),  # disk radius, alias sigma
-    "gaussian_blur": (0.4, 0.6, 0.7, 0.8, 1.0),                   # sigma in pixels
-    "brightness": (0.05, 0.1, 0.15, 0.2, 0.3),                    # added to V
-    "contrast": (0.75, 0.5, 0.4, 0.3, 0.15),                      # factor on deviations from the mean
+    "gaussian_blur": (0.4, 0.6, 0.7, 0.8, 1.0),  # sigma in pixels
+    "brightness": (0.05, 0.1, 0.15, 0.2, 0.3),  # added to V
+    "contrast": (0.75, 0.5, 0.4, 0.3, 0.15),  # factor on deviations from the mean
     "saturate": ((0.3, 0.0), (0.1, 0.0), (1.5, 0.0), (2.0, 0.1), (2.5, 0.2)),  # S * a + b
-    "jpeg_compression": (80, 65, 58, 50, 40),                     # JPEG quality
-    "pixelate": (0.95, 0.9, 0.85, 0.75, 0.65),                    # side kept before upsampling
+    "jpeg_compression": (80, 65, 58, 50, 40),  # JPEG quality
+    "pixelate": (0.95, 0.9, 0.85, 0.75, 0.65),  # side kept before upsampling
 }
 
 
 # ----------------------------------------------------------------------------- colour space
+
 
 def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB in [0, 1] -> (N, 3, H, W) HSV, every channel in [0, 1] (hue in turns)."""
@@ -70,8 +82,11 @@ def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
     delta = v - rgb.min(1).values
     safe_delta = torch.where(delta > 0, delta, torch.ones_like(delta))
     s = torch.where(delta > 0, delta / torch.where(v > 0, v, torch.ones_like(v)), torch.zeros_like(v))
-    h = torch.where(v == r, (g - b) / safe_delta,
-                    torch.where(v == g, 2.0 + (b - r) / safe_delta, 4.0 + (r - g) / safe_delta))
+    h = torch.where(
+        v == r,
+        (g - b) / safe_delta,
+        torch.where(v == g, 2.0 + (b - r) / safe_delta, 4.0 + (r - g) / safe_delta),
+    )
     h = torch.where(delta > 0, (h / 6.0) % 1.0, torch.zeros_like(h))
     return torch.stack([h, s, v], 1)
 
@@ -86,13 +101,14 @@ def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     sector_float = torch.floor(h * 6.0)
     f = h * 6.0 - sector_float
     p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    options = torch.stack([v, q, p, t], 1)                                       # (N, 4, H, W)
+    options = torch.stack([v, q, p, t], 1)  # (N, 4, H, W)
     table = torch.tensor(_SECTOR_TO_RGB, device=hsv.device)
-    index = table[sector_float.long() % 6].permute(0, 3, 1, 2)                  # (N, 3, H, W)
+    index = table[sector_float.long() % 6].permute(0, 3, 1, 2)  # (N, 3, H, W)
     return options.gather(1, index)
 
 
 # ----------------------------------------------------------------------------- kernels and maps
+
 
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0, device=None) -> torch.Tensor:
     """Sampled, normalised Gaussian of radius int(truncate * sigma + 0.5) (SciPy's rule)."""
@@ -105,9 +121,9 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0, device=None) -> torch
 def disk_kernel(radius: float, alias_sigma: float, device=None) -> torch.Tensor:
     """(K, K) defocus kernel: the pixels within `radius` of the centre, equal weights summing to 1,
     smoothed by a 3x3 Gaussian of `alias_sigma` (zeros outside the disk's grid)."""
-    half = math.ceil(radius) + 1                     # one ring of zeros for the 3x3 smoothing to fill
+    half = math.ceil(radius) + 1  # one ring of zeros for the 3x3 smoothing to fill
     x = torch.arange(-half, half + 1, dtype=torch.float32, device=device)
-    disk = ((x[:, None] ** 2 + x[None, :] ** 2) <= radius ** 2).float()
+    disk = ((x[:, None] ** 2 + x[None, :] ** 2) <= radius**2).float()
     disk = disk / disk.sum()
     g = torch.exp(-0.5 * (torch.tensor([-1.0, 0.0, 1.0], device=device) / alias_sigma) ** 2)
     g = g / g.sum()
@@ -120,7 +136,7 @@ def box_resample_matrix(in_size: int, out_size: int, device=None) -> torch.Tenso
     averages the source pixels whose centres fall in its footprint (nearest when upsampling)."""
     scale = in_size / out_size
     support = 0.5 * max(scale, 1.0)
-    centre = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale           # in source pixels
+    centre = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale  # in source pixels
     source = torch.arange(in_size, dtype=torch.float64) + 0.5
     offset = (source[None, :] - centre[:, None]) / max(scale, 1.0)
     weights = ((offset > -0.5) & (offset <= 0.5)).double()
@@ -135,12 +151,106 @@ def box_resample_matrix(in_size: int, out_size: int, device=None) -> torch.Tenso
 # ----------------------------------------------------------------------------- JPEG
 
 # The example quantisation tables of the JPEG standard (ITU-T T.81, Annex K), row by row.
-JPEG_LUMA_TABLE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-                   14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-                   18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-                   49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
-JPEG_CHROMA_TABLE = (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
-                     24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99) + (99,) * 32
+JPEG_LUMA_TABLE = (
+    16,
+    11,
+    10,
+    16,
+    24,
+    40,
+    51,
+    61,
+    12,
+    12,
+    14,
+    19,
+    26,
+    58,
+    60,
+    55,
+    14,
+    13,
+    16,
+    24,
+    40,
+    57,
+    69,
+    56,
+    14,
+    17,
+    22,
+    29,
+    51,
+    87,
+    80,
+    62,
+    18,
+    22,
+    37,
+    56,
+    68,
+    109,
+    103,
+    77,
+    24,
+    35,
+    55,
+    64,
+    81,
+    104,
+    113,
+    92,
+    49,
+    64,
+    78,
+    87,
+    103,
+    121,
+    120,
+    101,
+    72,
+    92,
+    95,
+    98,
+    112,
+    100,
+    103,
+    99,
+)
+JPEG_CHROMA_TABLE = (
+    17,
+    18,
+    24,
+    47,
+    99,
+    99,
+    99,
+    99,
+    18,
+    21,
+    26,
+    66,
+    99,
+    99,
+    99,
+    99,
+    24,
+    26,
+    56,
+    99,
+    99,
+    99,
+    99,
+    99,
+    47,
+    66,
+    99,
+    99,
+    99,
+    99,
+    99,
+    99,
+) + (99,) * 32
 
 
 def jpeg_quant_table(base: tuple[int, ...], quality: int, device=None) -> torch.Tensor:
@@ -192,16 +302,21 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
     """
     dtype, x = x.dtype, x.double()
     h, w = x.shape[-2:]
-    pad_h, pad_w = -h % 16, -w % 16                   # whole 16x16 units, edges repeated as libjpeg
+    pad_h, pad_w = -h % 16, -w % 16  # whole 16x16 units, edges repeated as libjpeg
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
     r, g, b = x.unbind(1)
-    ycc = torch.stack([0.299 * r + 0.587 * g + 0.114 * b,
-                       -0.168735892 * r - 0.331264108 * g + 0.5 * b + 128,
-                       0.5 * r - 0.418687589 * g - 0.081312411 * b + 128], 1).round()
+    ycc = torch.stack(
+        [
+            0.299 * r + 0.587 * g + 0.114 * b,
+            -0.168735892 * r - 0.331264108 * g + 0.5 * b + 128,
+            0.5 * r - 0.418687589 * g - 0.081312411 * b + 128,
+        ],
+        1,
+    ).round()
     luma, chroma = ycc[:, :1], F.avg_pool2d(ycc[:, 1:], 2).round()
     c = dct_matrix(device=x.device)
-    kron = torch.kron(c, c)                           # vec(C B C^T) = (C kron C) vec(B)
+    kron = torch.kron(c, c)  # vec(C B C^T) = (C kron C) vec(B)
 
     def compress(planes, base):
         q = jpeg_quant_table(base, quality, x.device).double()
@@ -211,18 +326,26 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
 
     luma = compress(luma, JPEG_LUMA_TABLE)[:, 0]
     cb, cr = _fancy_upsample(compress(chroma, JPEG_CHROMA_TABLE)).round().unbind(1)
-    rgb = torch.stack([luma + 1.402 * (cr - 128),
-                       luma - 0.344136286 * (cb - 128) - 0.714136286 * (cr - 128),
-                       luma + 1.772 * (cb - 128)], 1)
+    rgb = torch.stack(
+        [
+            luma + 1.402 * (cr - 128),
+            luma - 0.344136286 * (cb - 128) - 0.714136286 * (cr - 128),
+            luma + 1.772 * (cb - 128),
+        ],
+        1,
+    )
     return rgb[:, :, :h, :w].round().clamp(0, 255).to(dtype)
 
 
 # ----------------------------------------------------------------------------- the corruptions
 
+
 def _noise_generator_check(generator: torch.Generator | None, device: torch.device) -> None:
     if generator is not None and generator.device.type != device.type:
-        raise ValueError(f"generator is on {generator.device}, the images on {device}: "
-                         "make the generator on the images' device")
+        raise ValueError(
+            f"generator is on {generator.device}, the images on {device}: "
+            "make the generator on the images' device"
+        )
 
 
 def _gaussian_noise(x, sigma, g):
@@ -235,7 +358,7 @@ def _shot_noise(x, events, g):
 
 def _impulse_noise(x, amount, g):
     u = torch.rand(x.shape, generator=g, device=x.device)
-    x = torch.where(u < amount / 2, torch.zeros_like(x), x)                     # pepper
+    x = torch.where(u < amount / 2, torch.zeros_like(x), x)  # pepper
     return torch.where((u >= amount / 2) & (u < amount), torch.ones_like(x), x)  # salt
 
 
@@ -279,10 +402,18 @@ def _pixelate(x, keep, g):
     return torch.einsum("ih,nchw,jw->ncij", rows, x, cols)
 
 
-_FLOAT_OPS = {"gaussian_noise": _gaussian_noise, "shot_noise": _shot_noise, "impulse_noise": _impulse_noise,
-              "defocus_blur": _defocus_blur, "gaussian_blur": _gaussian_blur, "brightness": _brightness,
-              "contrast": _contrast, "saturate": _saturate, "pixelate": _pixelate,
-              "jpeg_compression": lambda x, quality, g: jpeg_roundtrip(x * 255, quality) / 255}
+_FLOAT_OPS = {
+    "gaussian_noise": _gaussian_noise,
+    "shot_noise": _shot_noise,
+    "impulse_noise": _impulse_noise,
+    "defocus_blur": _defocus_blur,
+    "gaussian_blur": _gaussian_blur,
+    "brightness": _brightness,
+    "contrast": _contrast,
+    "saturate": _saturate,
+    "pixelate": _pixelate,
+    "jpeg_compression": lambda x, quality, g: jpeg_roundtrip(x * 255, quality) / 255,
+}
 
 
 def check_corruption(name: str, severity: int) -> None:
@@ -290,12 +421,14 @@ def check_corruption(name: str, severity: int) -> None:
     if name not in CORRUPTIONS:
         raise ValueError(f"name must be one of {', '.join(CORRUPTIONS)}; got {name!r}")
     if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
-        raise ValueError(f"severity must be one of {', '.join(map(str, SEVERITIES))} (0 = clean); "
-                         f"got {severity!r}")
+        raise ValueError(
+            f"severity must be one of {', '.join(map(str, SEVERITIES))} (0 = clean); got {severity!r}"
+        )
 
 
-def corrupt(images: torch.Tensor, name: str, severity: int,
-            generator: torch.Generator | None = None) -> torch.Tensor:
+def corrupt(
+    images: torch.Tensor, name: str, severity: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Apply one corruption at one severity to a batch.
 
     Args:
@@ -308,8 +441,12 @@ def corrupt(images: torch.Tensor, name: str, severity: int,
         uint8 (N, 3, H, W) on the images' device.
     """
     check_corruption(name, severity)
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 \
-            or images.shape[1] != 3:
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.dtype != torch.uint8
+        or images.ndim != 4
+        or images.shape[1] != 3
+    ):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         dtype = images.dtype if isinstance(images, torch.Tensor) else None
         raise ValueError(f"images must be a uint8 tensor of shape (N, 3, H, W), got {shape} {dtype}")
@@ -324,16 +461,23 @@ def corrupt(images: torch.Tensor, name: str, severity: int,
 
 # ----------------------------------------------------------------------------- evaluation
 
+
 def corruption_seed(seed: int, name: str, severity: int) -> int:
     """A fixed seed per (seed, corruption, severity), the same in every Python process."""
     return zlib.crc32(f"{seed}/{name}/{severity}".encode())
 
 
 @torch.no_grad()
-def robustness_eval(encode: Callable[[torch.Tensor], torch.Tensor], test_images: torch.Tensor,
-                    test_labels: torch.Tensor, predictors: dict[str, Callable[[torch.Tensor], torch.Tensor]],
-                    names=CORRUPTIONS, severities=(1, 2, 3, 4, 5), seed: int = 0,
-                    batch_size: int = 1000) -> dict:
+def robustness_eval(
+    encode: Callable[[torch.Tensor], torch.Tensor],
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    predictors: dict[str, Callable[[torch.Tensor], torch.Tensor]],
+    names=CORRUPTIONS,
+    severities=(1, 2, 3, 4, 5),
+    seed: int = 0,
+    batch_size: int = 1000,
+) -> dict:
     """Accuracy of fixed predictors on frozen features of corrupted test images.
 
     Args:
@@ -357,15 +501,18 @@ def robustness_eval(encode: Callable[[torch.Tensor], torch.Tensor], test_images:
     for s in severities:
         check_corruption(CORRUPTIONS[0], s)
         if s == 0:
-            raise ValueError("severities must be within 1..5: severity 0 is the clean accuracy, "
-                             "reported as 'clean'")
+            raise ValueError(
+                "severities must be within 1..5: severity 0 is the clean accuracy, reported as 'clean'"
+            )
     if not names or not severities:
         raise ValueError("names and severities must not be empty")
     if not predictors:
         raise ValueError("predictors must name at least one predictor, e.g. {'knn': ...}")
     if len(test_images) != len(test_labels) or len(test_images) == 0:
-        raise ValueError(f"test_images ({len(test_images)}) and test_labels ({len(test_labels)}) must have "
-                         "the same, non-zero length")
+        raise ValueError(
+            f"test_images ({len(test_images)}) and test_labels ({len(test_labels)}) must have "
+            "the same, non-zero length"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     labels = test_labels.cpu()
@@ -373,8 +520,8 @@ def robustness_eval(encode: Callable[[torch.Tensor], torch.Tensor], test_images:
     def accuracies(transform) -> dict[str, float]:
         correct = dict.fromkeys(predictors, 0)
         for start in range(0, len(test_images), batch_size):
-            features = encode(transform(test_images[start:start + batch_size]))
-            truth = labels[start:start + batch_size]
+            features = encode(transform(test_images[start : start + batch_size]))
+            truth = labels[start : start + batch_size]
             for key, predict in predictors.items():
                 correct[key] += int((predict(features).cpu() == truth).sum())
         return {key: correct[key] / len(labels) for key in predictors}
@@ -387,8 +534,17 @@ def robustness_eval(encode: Callable[[torch.Tensor], torch.Tensor], test_images:
             g = torch.Generator(device=test_images.device).manual_seed(corruption_seed(seed, name, s))
             accuracy[name][str(s)] = accuracies(lambda x, n=name, s=s, g=g: corrupt(x, n, s, g))
     cells = len(names) * len(severities)
-    mean = {key: sum(accuracy[n][str(s)][key] for n in names for s in severities) / cells
-            for key in predictors}
+    mean = {
+        key: sum(accuracy[n][str(s)][key] for n in names for s in severities) / cells for key in predictors
+    }
     drop = {key: (clean[key] - mean[key]) / clean[key] if clean[key] > 0 else None for key in predictors}
-    return {"clean": clean, "accuracy": accuracy, "mean_corruption": mean, "relative_drop": drop,
-            "severities": list(severities), "corruptions": list(names), "n_test": len(labels), "seed": seed}
+    return {
+        "clean": clean,
+        "accuracy": accuracy,
+        "mean_corruption": mean,
+        "relative_drop": drop,
+        "severities": list(severities),
+        "corruptions": list(names),
+        "n_test": len(labels),
+        "seed": seed,
+    }

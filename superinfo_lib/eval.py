@@ -239,8 +239,13 @@ def evaluate_model(
     if mu_knn:
         mu_encoder = MuEncoder(model)
         embed_mu = lambda x: extract_features(mu_encoder, x, channels_last=channels_last, precision=precision)
-        results["knn_top1_mu"] = knn_accuracy(embed_mu(data.train_x), data.train_y.to(train_f.device),
-                                              embed_mu(data.test_x), data.test_y, num_classes)
+        results["knn_top1_mu"] = knn_accuracy(
+            embed_mu(data.train_x),
+            data.train_y.to(train_f.device),
+            embed_mu(data.test_x),
+            data.test_y,
+            num_classes,
+        )
     if probe_images:
         images = data.test_x[:probe_images]
         probe_backbone = augmentation_probe(model.backbone, images, seed=seed)

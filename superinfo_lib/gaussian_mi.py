@@ -14,6 +14,7 @@ and q(z | v2) is the encoder applied to v2. The truth grows like log(1 / encoder
 bound like 1 / encoder_std^2: a shrinking sigma inflates the bound far faster than the
 information it bounds.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,34 +34,35 @@ def _check(view_noise: float, gain: float, encoder_std: float) -> None:
 
 def view_conditional_variance(view_noise: float) -> float:
     """Var(v1 | v2) = Var(v) - Cov(v1, v2)^2 / Var(v) with Var(v) = 1 + view_noise^2, Cov = 1."""
-    var = 1 + view_noise ** 2
+    var = 1 + view_noise**2
     return var - 1 / var
 
 
 def superfluous_information(view_noise: float, gain: float, encoder_std: float) -> float:
     """I(v1; z1 | v2) in nats per dimension: h(z1 | v2) - h(z1 | v1), both Gaussian."""
     _check(view_noise, gain, encoder_std)
-    return 0.5 * math.log1p(gain ** 2 * view_conditional_variance(view_noise) / encoder_std ** 2)
+    return 0.5 * math.log1p(gain**2 * view_conditional_variance(view_noise) / encoder_std**2)
 
 
 def kl_bound(view_noise: float, gain: float, encoder_std: float) -> float:
     """E KL(q(z|v1) || q(z|v2)) in nats per dimension: equal variances, so the mean gap
     gain (v1 - v2) squared over 2 encoder_std^2, and E (v1 - v2)^2 = 2 view_noise^2."""
     _check(view_noise, gain, encoder_std)
-    return gain ** 2 * view_noise ** 2 / encoder_std ** 2
+    return gain**2 * view_noise**2 / encoder_std**2
 
 
 def bound_gap(view_noise: float, gain: float, encoder_std: float) -> float:
     """E_v2 KL(p(z1|v2) || q(z|v2)): how much the bound exceeds the truth, computed on its own."""
     _check(view_noise, gain, encoder_std)
-    var_v = 1 + view_noise ** 2
-    true_var = gain ** 2 * view_conditional_variance(view_noise) + encoder_std ** 2
-    mean_gap_sq = gain ** 2 * (1 - 1 / var_v) ** 2 * var_v        # E (gain v2 / var_v - gain v2)^2
-    return 0.5 * (math.log(encoder_std ** 2 / true_var) + (true_var + mean_gap_sq) / encoder_std ** 2 - 1)
+    var_v = 1 + view_noise**2
+    true_var = gain**2 * view_conditional_variance(view_noise) + encoder_std**2
+    mean_gap_sq = gain**2 * (1 - 1 / var_v) ** 2 * var_v  # E (gain v2 / var_v - gain v2)^2
+    return 0.5 * (math.log(encoder_std**2 / true_var) + (true_var + mean_gap_sq) / encoder_std**2 - 1)
 
 
-def sample_views(n: int, dim: int, view_noise: float, gain: float, encoder_std: float,
-                 generator: torch.Generator) -> dict[str, torch.Tensor]:
+def sample_views(
+    n: int, dim: int, view_noise: float, gain: float, encoder_std: float, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
     """n draws of the model in float64: x, v1, v2, z1 (a sample of q(z | v1)), each (n, dim)."""
     _check(view_noise, gain, encoder_std)
     if n < 2 or dim < 1:
@@ -72,13 +74,14 @@ def sample_views(n: int, dim: int, view_noise: float, gain: float, encoder_std: 
     return {"x": x, "v1": v1, "v2": v2, "z1": z1}
 
 
-def monte_carlo_kl_bound(samples: dict[str, torch.Tensor], gain: float, encoder_std: float
-                         ) -> tuple[float, float]:
+def monte_carlo_kl_bound(
+    samples: dict[str, torch.Tensor], gain: float, encoder_std: float
+) -> tuple[float, float]:
     """(mean, standard error) over the samples of KL(q(z|v1) || q(z|v2)), summed over dimensions,
     computed with the library's `gaussian_kl` (the same function as the training loss)."""
     v1, v2 = samples["v1"], samples["v2"]
     logvar = torch.full_like(v1, 2 * math.log(encoder_std))
-    kl = gaussian_kl(gain * v1, logvar, gain * v2, logvar)                         # (n,)
+    kl = gaussian_kl(gain * v1, logvar, gain * v2, logvar)  # (n,)
     return kl.mean().item(), (kl.std() / math.sqrt(len(kl))).item()
 
 
@@ -92,7 +95,7 @@ def sample_covariance_mi(samples: dict[str, torch.Tensor]) -> float:
         data = torch.stack([samples["z1"][:, k], samples["v1"][:, k], samples["v2"][:, k]])
         c = torch.cov(data)
 
-        def conditional_var(given: list[int]) -> float:
+        def conditional_var(given: list[int], c=c) -> float:
             cross = c[0, given]
             return (c[0, 0] - cross @ torch.linalg.solve(c[given][:, given], cross)).item()
 

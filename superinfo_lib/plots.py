@@ -74,15 +74,19 @@ def _robustness_curves(result: dict, predictor: str) -> tuple[list[float], dict[
     severities = [str(s) for s in result["severities"]]
     by_severity = [result["clean"][predictor]] + [
         sum(result["accuracy"][c][s][predictor] for c in result["corruptions"]) / len(result["corruptions"])
-        for s in severities]
-    by_corruption = {c: sum(result["accuracy"][c][s][predictor] for s in severities) / len(severities)
-                     for c in result["corruptions"]}
+        for s in severities
+    ]
+    by_corruption = {
+        c: sum(result["accuracy"][c][s][predictor] for s in severities) / len(severities)
+        for c in result["corruptions"]
+    }
     return by_severity, by_corruption
 
 
 def _mean_and_spread(values: list[list[float]]) -> tuple[list[float], list[float] | None]:
     """Mean over seeds (the outer list) and their standard deviation (None for one seed)."""
     import statistics
+
     columns = list(zip(*values, strict=True))
     std = [statistics.stdev(c) for c in columns] if len(values) > 1 else None
     return [statistics.fmean(c) for c in columns], std
@@ -102,30 +106,56 @@ def robustness_figure(results_by_method: dict, predictor: str = "linear", height
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2,
-                        subplot_titles=("Accuracy against severity (mean over corruptions)",
-                                        "Accuracy per corruption (mean over severities)"))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        vertical_spacing=0.2,
+        subplot_titles=(
+            "Accuracy against severity (mean over corruptions)",
+            "Accuracy per corruption (mean over severities)",
+        ),
+    )
     for method, results in results_by_method.items():
         runs = results if isinstance(results, list) else [results]
         if not runs:
             raise ValueError(f"results_by_method[{method!r}] is an empty list")
         if any(predictor not in run["clean"] for run in runs):
-            raise ValueError(f"predictor {predictor!r} is not in the results of {method!r} "
-                             f"(they have {sorted(runs[0]['clean'])})")
+            raise ValueError(
+                f"predictor {predictor!r} is not in the results of {method!r} "
+                f"(they have {sorted(runs[0]['clean'])})"
+            )
         curves = [_robustness_curves(run, predictor) for run in runs]
         corruptions = list(curves[0][1])
         severity_mean, severity_std = _mean_and_spread([c[0] for c in curves])
         bar_mean, bar_std = _mean_and_spread([[c[1][name] for name in corruptions] for c in curves])
         color, label = method_color(method), METHOD_LABELS.get(method, method)
         severities = [0] + list(runs[0]["severities"])
-        fig.add_trace(go.Scatter(
-            x=severities, y=severity_mean, mode="lines+markers", name=label, legendgroup=method,
-            line=dict(color=color),
-            error_y=dict(type="data", array=severity_std, visible=severity_std is not None)), row=1, col=1)
-        fig.add_trace(go.Bar(
-            x=[c.replace("_", " ") for c in corruptions], y=bar_mean, name=label, legendgroup=method,
-            showlegend=False, marker_color=color,
-            error_y=dict(type="data", array=bar_std, visible=bar_std is not None)), row=2, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=severities,
+                y=severity_mean,
+                mode="lines+markers",
+                name=label,
+                legendgroup=method,
+                line=dict(color=color),
+                error_y=dict(type="data", array=severity_std, visible=severity_std is not None),
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Bar(
+                x=[c.replace("_", " ") for c in corruptions],
+                y=bar_mean,
+                name=label,
+                legendgroup=method,
+                showlegend=False,
+                marker_color=color,
+                error_y=dict(type="data", array=bar_std, visible=bar_std is not None),
+            ),
+            row=2,
+            col=1,
+        )
     style(fig, height=height, legend_below=True)
     fig.update_layout(barmode="group", legend=dict(y=-0.22), margin=dict(t=70))
     fig.update_xaxes(title_text="severity (0 = clean)", dtick=1, row=1, col=1)
@@ -151,19 +181,29 @@ def corruption_grid(corrupted: dict, title: str | None = None, gap: int = 4, hei
     for row, name in enumerate(names):
         images = corrupted[name]
         if tuple(images.shape) != tuple(first.shape):
-            raise ValueError(f"corrupted[{name!r}] has shape {tuple(images.shape)}, expected "
-                             f"{tuple(first.shape)} like corrupted[{names[0]!r}]")
+            raise ValueError(
+                f"corrupted[{name!r}] has shape {tuple(images.shape)}, expected "
+                f"{tuple(first.shape)} like corrupted[{names[0]!r}]"
+            )
         for col in range(severities):
             top, left = row * (h + gap), col * (w + gap)
-            mosaic[top:top + h, left:left + w] = images[col].permute(1, 2, 0).cpu().numpy()
+            mosaic[top : top + h, left : left + w] = images[col].permute(1, 2, 0).cpu().numpy()
     fig = go.Figure(go.Image(z=mosaic, hoverinfo="skip"))
     style(fig, height=height, title=title)
-    fig.update_xaxes(title_text="severity (0 = clean)", showgrid=False, zeroline=False,
-                     tickvals=[c * (w + gap) + (w - 1) / 2 for c in range(severities)],
-                     ticktext=[str(c) for c in range(severities)])
-    fig.update_yaxes(title_text="corruption", showgrid=False, zeroline=False,
-                     tickvals=[r * (h + gap) + (h - 1) / 2 for r in range(len(names))],
-                     ticktext=[n.replace("_", " ") for n in names])
+    fig.update_xaxes(
+        title_text="severity (0 = clean)",
+        showgrid=False,
+        zeroline=False,
+        tickvals=[c * (w + gap) + (w - 1) / 2 for c in range(severities)],
+        ticktext=[str(c) for c in range(severities)],
+    )
+    fig.update_yaxes(
+        title_text="corruption",
+        showgrid=False,
+        zeroline=False,
+        tickvals=[r * (h + gap) + (h - 1) / 2 for r in range(len(names))],
+        ticktext=[n.replace("_", " ") for n in names],
+    )
     return fig
 
 
@@ -171,12 +211,20 @@ def corruption_grid(corrupted: dict, title: str | None = None, gap: int = 4, hei
 # What the toy's probes measure (superinfo_lib.toy.MEASURES), how figures name and colour them:
 # the three kinds of information in FACTOR_COLORS, the downstream label y in black (few labels
 # solid, all labels dotted).
-MEASURE_LABELS = {"shared": "shared s", "specific_beyond_shared": "r where view 2 hides it",
-                  "nuisance": "nuisance n", "few_label_acc": "y, few labels",
-                  "full_label_acc": "y, all labels"}
-MEASURE_COLORS = {"shared": FACTOR_COLORS["shared"], "specific_beyond_shared": FACTOR_COLORS["specific"],
-                  "nuisance": FACTOR_COLORS["nuisance"], "few_label_acc": "#000000",
-                  "full_label_acc": "#000000"}
+MEASURE_LABELS = {
+    "shared": "shared s",
+    "specific_beyond_shared": "r where view 2 hides it",
+    "nuisance": "nuisance n",
+    "few_label_acc": "y, few labels",
+    "full_label_acc": "y, all labels",
+}
+MEASURE_COLORS = {
+    "shared": FACTOR_COLORS["shared"],
+    "specific_beyond_shared": FACTOR_COLORS["specific"],
+    "nuisance": FACTOR_COLORS["nuisance"],
+    "few_label_acc": "#000000",
+    "full_label_acc": "#000000",
+}
 MEASURE_DASH = {"full_label_acc": "dot"}
 BOUND_COLOR, TRUTH_COLOR = TERM_COLORS["kl_12"], "#000000"
 
@@ -216,22 +264,37 @@ def chance_lines(fig, levels: dict[str, float], row=None, col=None):
     for label, y in levels.items():
         merged.setdefault(round(y, 12), []).append(label)
     kwargs = {} if row is None else {"row": row, "col": col}
-    for y, labels in merged.items():
+    for y in merged:
         fig.add_hline(y=y, line=dict(color=CHANCE_COLOR, dash="dash", width=1), **kwargs)
     axis = "x" if row is None else fig.get_subplot(row, col).xaxis.plotly_name.replace("axis", "")
     for y, labels in merged.items():
-        fig.add_annotation(x=1.0, xref=f"{axis} domain", xanchor="left", y=y, yref=axis.replace("x", "y"),
-                           text=" chance: " + ", ".join(labels), showarrow=False,
-                           font=dict(color=CHANCE_COLOR, size=10), align="left")
+        fig.add_annotation(
+            x=1.0,
+            xref=f"{axis} domain",
+            xanchor="left",
+            y=y,
+            yref=axis.replace("x", "y"),
+            text=" chance: " + ", ".join(labels),
+            showarrow=False,
+            font=dict(color=CHANCE_COLOR, size=10),
+            align="left",
+        )
     return fig
 
 
 def _mean_trace(fig, x, rows, key, pairs, name, legend, row=None, col=None, mode="lines+markers"):
     means, stds = seed_summary(rows, key, pairs)
     kwargs = {} if row is None else {"row": row, "col": col}
-    fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds, visible=True), mode=mode, name=name,
-                    legend=legend, line=dict(color=MEASURE_COLORS.get(key, "#000000"),
-                                             dash=MEASURE_DASH.get(key)), **kwargs)
+    fig.add_scatter(
+        x=x,
+        y=means,
+        error_y=dict(type="data", array=stds, visible=True),
+        mode=mode,
+        name=name,
+        legend=legend,
+        line=dict(color=MEASURE_COLORS.get(key, "#000000"), dash=MEASURE_DASH.get(key)),
+        **kwargs,
+    )
 
 
 def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, float], few_labels: int):
@@ -241,8 +304,12 @@ def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, flo
 
     pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
     seeds = len({r["seed"] for r in rows})
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.2, subplot_titles=(
-        "(a) what the representation keeps", f"(b) downstream label y ({seeds} seeds)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.2,
+        subplot_titles=("(a) what the representation keeps", f"(b) downstream label y ({seeds} seeds)"),
+    )
     for key in ("shared", "specific_beyond_shared", "nuisance"):
         _mean_trace(fig, x, rows, key, pairs, MEASURE_LABELS[key], "legend", 1, 1)
     for key in ("few_label_acc", "full_label_acc"):
@@ -265,28 +332,62 @@ def toy_bounds_figure(rows: list[dict], betas: list[float], batch_size: int):
     from plotly.subplots import make_subplots
 
     pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
-        "(a) predictive: InfoNCE lower bound", "(b) superfluous: KL upper bound"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.14,
+        subplot_titles=("(a) predictive: InfoNCE lower bound", "(b) superfluous: KL upper bound"),
+    )
     means, stds = seed_summary(rows, "final_mi_lower_bound", pairs)
-    fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds), name="log(2N−1) − InfoNCE",
-                    line=dict(color=TERM_COLORS["mi_lower_bound"]), showlegend=False, row=1, col=1)
+    fig.add_scatter(
+        x=x,
+        y=means,
+        error_y=dict(type="data", array=stds),
+        name="log(2N−1) − InfoNCE",
+        line=dict(color=TERM_COLORS["mi_lower_bound"]),
+        showlegend=False,
+        row=1,
+        col=1,
+    )
     ceiling = math.log(2 * batch_size - 1)
     fig.add_hline(y=ceiling, line=dict(color=CHANCE_COLOR, dash="dot", width=1), row=1, col=1)
-    fig.add_annotation(x=0, xref="x domain", y=ceiling, yref="y", yanchor="bottom",
-                       xanchor="left", text="log(2N−1), the estimator's ceiling", showarrow=False,
-                       font=dict(color=CHANCE_COLOR, size=10))
+    fig.add_annotation(
+        x=0,
+        xref="x domain",
+        y=ceiling,
+        yref="y",
+        yanchor="bottom",
+        xanchor="left",
+        text="log(2N−1), the estimator's ceiling",
+        showarrow=False,
+        font=dict(color=CHANCE_COLOR, size=10),
+    )
     means, stds = seed_summary(rows, "final_kl_12", pairs)
-    fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds), name="KL(q1‖q2)",
-                    line=dict(color=TERM_COLORS["kl_12"]), showlegend=False, row=1, col=2)
+    fig.add_scatter(
+        x=x,
+        y=means,
+        error_y=dict(type="data", array=stds),
+        name="KL(q1‖q2)",
+        line=dict(color=TERM_COLORS["kl_12"]),
+        showlegend=False,
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(title_text="β = β12 = β21", type="category")
     fig.update_yaxes(title_text="log(2N−1) − InfoNCE  [nats]", row=1, col=1)
-    fig.update_yaxes(title_text="KL(q1‖q2)  [nats, log scale]", type="log", exponentformat="power",
-                     row=1, col=2)
+    fig.update_yaxes(
+        title_text="KL(q1‖q2)  [nats, log scale]", type="log", exponentformat="power", row=1, col=2
+    )
     return style(fig, height=360, title="The two bounds at the end of training (mean ± sd over seeds)")
 
 
-def toy_settings_figure(rows: list[dict], pairs: list[tuple[float, float]], chance: dict[str, float],
-                        title: str, keys=("specific_beyond_shared", "nuisance", "few_label_acc")):
+def toy_settings_figure(
+    rows: list[dict],
+    pairs: list[tuple[float, float]],
+    chance: dict[str, float],
+    title: str,
+    keys=("specific_beyond_shared", "nuisance", "few_label_acc"),
+):
     """Grouped bars: for each (beta_12, beta_21) pair, the mean over seeds of each measure (± sd)."""
     import plotly.graph_objects as go
 
@@ -294,11 +395,19 @@ def toy_settings_figure(rows: list[dict], pairs: list[tuple[float, float]], chan
     x = [pair_label(*p) for p in pairs]
     for key in keys:
         means, stds = seed_summary(rows, key, pairs)
-        fig.add_bar(x=x, y=means, error_y=dict(type="data", array=stds), name=MEASURE_LABELS[key],
-                    marker_color=MEASURE_COLORS[key])
+        fig.add_bar(
+            x=x,
+            y=means,
+            error_y=dict(type="data", array=stds),
+            name=MEASURE_LABELS[key],
+            marker_color=MEASURE_COLORS[key],
+        )
     chance_lines(fig, {MEASURE_LABELS[k].split(" ")[0].rstrip(","): chance[k] for k in keys})
-    fig.update_layout(barmode="group", xaxis=dict(title="β12 / β21", type="category"),
-                      yaxis=dict(title="accuracy, test rows (mean ± sd over seeds)", range=[0, 1.05]))
+    fig.update_layout(
+        barmode="group",
+        xaxis=dict(title="β12 / β21", type="category"),
+        yaxis=dict(title="accuracy, test rows (mean ± sd over seeds)", range=[0, 1.05]),
+    )
     style(fig, height=400, title=title)
     fig.update_layout(margin=dict(r=90))
     return legends_under_axis_titles(fig)
@@ -311,16 +420,32 @@ def kl_bound_figure(points: list[dict]):
 
     x = [p["encoder_std"] for p in points]
     fig = go.Figure()
-    fig.add_scatter(x=x, y=[p["truth"] for p in points], mode="lines+markers", name="true I(v1; z1 | v2)",
-                    line=dict(color=TRUTH_COLOR))
-    fig.add_scatter(x=x, y=[p["bound"] for p in points], mode="lines", name="bound, closed form",
-                    line=dict(color=BOUND_COLOR, dash="dash"))
-    fig.add_scatter(x=x, y=[p["mc_bound"] for p in points], mode="markers",
-                    name="bound, Monte Carlo (± 2 s.e.)",
-                    marker=dict(color=BOUND_COLOR, size=9, symbol="circle-open"),
-                    error_y=dict(type="data", array=[2 * p["mc_stderr"] for p in points]))
-    fig.update_layout(xaxis=dict(title="encoder σ  (log scale)", type="log", exponentformat="power"),
-                      yaxis=dict(title="nats per dimension  (log scale)", type="log", exponentformat="power"))
+    fig.add_scatter(
+        x=x,
+        y=[p["truth"] for p in points],
+        mode="lines+markers",
+        name="true I(v1; z1 | v2)",
+        line=dict(color=TRUTH_COLOR),
+    )
+    fig.add_scatter(
+        x=x,
+        y=[p["bound"] for p in points],
+        mode="lines",
+        name="bound, closed form",
+        line=dict(color=BOUND_COLOR, dash="dash"),
+    )
+    fig.add_scatter(
+        x=x,
+        y=[p["mc_bound"] for p in points],
+        mode="markers",
+        name="bound, Monte Carlo (± 2 s.e.)",
+        marker=dict(color=BOUND_COLOR, size=9, symbol="circle-open"),
+        error_y=dict(type="data", array=[2 * p["mc_stderr"] for p in points]),
+    )
+    fig.update_layout(
+        xaxis=dict(title="encoder σ  (log scale)", type="log", exponentformat="power"),
+        yaxis=dict(title="nats per dimension  (log scale)", type="log", exponentformat="power"),
+    )
     style(fig, height=400, title="MIB's KL bound against the true superfluous information")
     return legends_under_axis_titles(fig)
 
@@ -331,18 +456,31 @@ def sigma_kl_figure(rows: list[dict], betas: list[float]):
     from plotly.subplots import make_subplots
 
     pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
-                        subplot_titles=("(a) the encoder's σ", "(b) the KL bound it produces"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.14,
+        subplot_titles=("(a) the encoder's σ", "(b) the KL bound it produces"),
+    )
     panels = ((1, "sigma_median", TERM_COLORS["loss"]), (2, "final_kl_12", TERM_COLORS["kl_12"]))
     for col, key, color in panels:
         means, stds = seed_summary(rows, key, pairs)
-        fig.add_scatter(x=x, y=means, error_y=dict(type="data", array=stds), line=dict(color=color),
-                        showlegend=False, row=1, col=col)
+        fig.add_scatter(
+            x=x,
+            y=means,
+            error_y=dict(type="data", array=stds),
+            line=dict(color=color),
+            showlegend=False,
+            row=1,
+            col=col,
+        )
     fig.update_xaxes(title_text="β = β12 = β21 (toy encoder)", type="category")
-    fig.update_yaxes(title_text="median σ = exp(logvar / 2)  (log scale)", type="log", exponentformat="power",
-                     row=1, col=1)
-    fig.update_yaxes(title_text="KL(q1‖q2)  [nats, log scale]", type="log", exponentformat="power",
-                     row=1, col=2)
+    fig.update_yaxes(
+        title_text="median σ = exp(logvar / 2)  (log scale)", type="log", exponentformat="power", row=1, col=1
+    )
+    fig.update_yaxes(
+        title_text="KL(q1‖q2)  [nats, log scale]", type="log", exponentformat="power", row=1, col=2
+    )
     return style(fig, height=360, title="A growing KL can be a shrinking σ (mean ± sd over seeds)")
 
 
@@ -356,16 +494,47 @@ def training_bounds_figure(steps: list[dict], batch_size: int):
 
     x = [r["step"] for r in steps]
     shift = math.log((2 * batch_size - 1) / batch_size)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
-        "(a) predictive: InfoNCE lower bound on I(z1; z2)", "(b) superfluous: KL upper bounds"))
-    fig.add_scatter(x=x, y=[r["mi_lower_bound"] for r in steps], name="log(2N−1) − L (usual estimate)",
-                    line=dict(color=TERM_COLORS["mi_lower_bound"]), row=1, col=1)
-    fig.add_scatter(x=x, y=[r["mi_lower_bound"] - shift for r in steps], name="log N − L (proven bound)",
-                    line=dict(color=TERM_COLORS["mi_lower_bound"], dash="dot"), row=1, col=1)
-    fig.add_scatter(x=x, y=[r["kl_12"] for r in steps], name="KL(q1‖q2) ≥ I(v1; z1 | v2)",
-                    line=dict(color=TERM_COLORS["kl_12"]), row=1, col=2)
-    fig.add_scatter(x=x, y=[r["kl_21"] for r in steps], name="KL(q2‖q1) ≥ I(v2; z2 | v1)",
-                    line=dict(color=TERM_COLORS["kl_21"]), row=1, col=2)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.14,
+        subplot_titles=(
+            "(a) predictive: InfoNCE lower bound on I(z1; z2)",
+            "(b) superfluous: KL upper bounds",
+        ),
+    )
+    fig.add_scatter(
+        x=x,
+        y=[r["mi_lower_bound"] for r in steps],
+        name="log(2N−1) − L (usual estimate)",
+        line=dict(color=TERM_COLORS["mi_lower_bound"]),
+        row=1,
+        col=1,
+    )
+    fig.add_scatter(
+        x=x,
+        y=[r["mi_lower_bound"] - shift for r in steps],
+        name="log N − L (proven bound)",
+        line=dict(color=TERM_COLORS["mi_lower_bound"], dash="dot"),
+        row=1,
+        col=1,
+    )
+    fig.add_scatter(
+        x=x,
+        y=[r["kl_12"] for r in steps],
+        name="KL(q1‖q2) ≥ I(v1; z1 | v2)",
+        line=dict(color=TERM_COLORS["kl_12"]),
+        row=1,
+        col=2,
+    )
+    fig.add_scatter(
+        x=x,
+        y=[r["kl_21"] for r in steps],
+        name="KL(q2‖q1) ≥ I(v2; z2 | v1)",
+        line=dict(color=TERM_COLORS["kl_21"]),
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="nats (linear axis)", type="linear", row=1, col=1)
     fig.update_yaxes(title_text="nats", row=1, col=2)
@@ -385,12 +554,18 @@ def aug_probe_figure(scores: dict[str, dict], names: list[str], images: int):
     fig = go.Figure()
     for label, s in scores.items():
         color = next((c for k, c in AUG_PROBE_COLORS.items() if k in label), "#7F7F7F")
-        fig.add_bar(x=list(names) + ["mean"], y=[s[n] for n in names] + [s["mean_r2"]], name=label,
-                    marker_color=color)
+        fig.add_bar(
+            x=list(names) + ["mean"], y=[s[n] for n in names] + [s["mean_r2"]], name=label, marker_color=color
+        )
     fig.add_hline(y=0, line=dict(color="#000000", width=1))
-    fig.update_layout(barmode="group", xaxis_title="augmentation parameter of the view",
-                      yaxis_title="held-out R²  (0 = predicting the mean)")
-    style(fig, height=440, title=f"Reading a view's augmentation parameters from μ(view), {images} test images")
+    fig.update_layout(
+        barmode="group",
+        xaxis_title="augmentation parameter of the view",
+        yaxis_title="held-out R²  (0 = predicting the mean)",
+    )
+    style(
+        fig, height=440, title=f"Reading a view's augmentation parameters from μ(view), {images} test images"
+    )
     return legends_under_axis_titles(fig)
 
 
@@ -401,7 +576,9 @@ def legends_under_axis_titles(fig, legends=(("legend", 0.0),), bottom: int = 130
     plot_height = (layout.height or 450) - (layout.margin.t or 60) - bottom
     fig.update_layout(margin=dict(b=bottom))
     for name, x in legends:
-        fig.update_layout({name: dict(orientation="h", x=x, xanchor="left", y=-75 / plot_height, yanchor="top")})
+        fig.update_layout(
+            {name: dict(orientation="h", x=x, xanchor="left", y=-75 / plot_height, yanchor="top")}
+        )
     return fig
 
 
@@ -421,16 +598,36 @@ def padded_range(values, pad: float = 0.1, floor: float | None = None) -> list[f
     return [low - margin if floor is None else max(floor, low - margin), high + margin]
 
 
-def reference_line(fig, y: float, name: str, color: str = CHANCE_COLOR, dash: str = "dash", row=None,
-                   col=None, legendgroup: str | None = None, showlegend: bool = True):
+def reference_line(
+    fig,
+    y: float,
+    name: str,
+    color: str = CHANCE_COLOR,
+    dash: str = "dash",
+    row=None,
+    col=None,
+    legendgroup: str | None = None,
+    showlegend: bool = True,
+):
     """A horizontal line across a panel, named in the legend instead of labelled on the plot."""
     import plotly.graph_objects as go
 
     kwargs = {} if row is None else {"row": row, "col": col}
     line = dict(color=color, dash=dash, width=1.5)
     fig.add_hline(y=y, line=line, **kwargs)
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name, legendgroup=legendgroup,
-                             showlegend=showlegend, hoverinfo="skip"), **kwargs)
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="lines",
+            line=line,
+            name=name,
+            legendgroup=legendgroup,
+            showlegend=showlegend,
+            hoverinfo="skip",
+        ),
+        **kwargs,
+    )
     return fig
 
 
@@ -453,21 +650,37 @@ def image_grid(rows: dict, column_titles=None, title: str | None = None, pad: in
     for r, stack in enumerate(stacks):
         for c in range(n):
             y0, x0 = pad + r * (h + pad), pad + c * (w + pad)
-            canvas[y0:y0 + h, x0:x0 + w] = stack[c]
+            canvas[y0 : y0 + h, x0 : x0 + w] = stack[c]
     left, right, top, bottom = 80, 10, 60 if title else 30, 10
     scale = (MAX_WIDTH - left - right) / canvas.shape[1]
     fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
-    fig.update_xaxes(tickvals=[pad + c * (w + pad) + w / 2 for c in range(n)], side="top", showgrid=False,
-                     ticktext=list(column_titles) if column_titles is not None else [""] * n, zeroline=False)
-    fig.update_yaxes(tickvals=[pad + r * (h + pad) + h / 2 for r in range(len(stacks))], ticktext=labels,
-                     showgrid=False, zeroline=False)
+    fig.update_xaxes(
+        tickvals=[pad + c * (w + pad) + w / 2 for c in range(n)],
+        side="top",
+        showgrid=False,
+        ticktext=list(column_titles) if column_titles is not None else [""] * n,
+        zeroline=False,
+    )
+    fig.update_yaxes(
+        tickvals=[pad + r * (h + pad) + h / 2 for r in range(len(stacks))],
+        ticktext=labels,
+        showgrid=False,
+        zeroline=False,
+    )
     style(fig, height=round(canvas.shape[0] * scale) + top + bottom + 20, title=title)
     fig.update_layout(margin=dict(l=left, r=right, t=top + 20, b=bottom))
     return fig
 
 
-def bar_chart(categories, values, x_title: str, y_title: str, title: str | None = None,
-              color: str = "#0072B2", height: int = 320):
+def bar_chart(
+    categories,
+    values,
+    x_title: str,
+    y_title: str,
+    title: str | None = None,
+    color: str = "#0072B2",
+    height: int = 320,
+):
     """One bar per category, both axes titled."""
     import plotly.graph_objects as go
 
@@ -487,17 +700,39 @@ def infonce_sweep_figure(sweep: list[dict], title: str | None = None):
 
     fig = go.Figure()
     truth = sorted({p["true_mi"] for p in sweep})
-    fig.add_trace(go.Scatter(x=truth, y=truth, mode="lines", name="true I(x; y)",
-                             line=dict(color=TRUTH_COLOR, dash="dash", width=1.5)))
+    fig.add_trace(
+        go.Scatter(
+            x=truth,
+            y=truth,
+            mode="lines",
+            name="true I(x; y)",
+            line=dict(color=TRUTH_COLOR, dash="dash", width=1.5),
+        )
+    )
     for i, n in enumerate(sorted({p["batch_pairs"] for p in sweep})):
         points = sorted((p for p in sweep if p["batch_pairs"] == n), key=lambda p: p["true_mi"])
         color, group = SERIES_COLORS[i % len(SERIES_COLORS)], f"N{n}"
-        fig.add_trace(go.Scatter(x=[p["true_mi"] for p in points], y=[p["bound"] for p in points],
-                                 error_y=dict(array=[p["stderr"] for p in points], thickness=1, width=2),
-                                 mode="lines+markers", name=f"N = {n} pairs (ceiling dotted)",
-                                 legendgroup=group, line=dict(color=color), marker=dict(size=5)))
-        reference_line(fig, points[0]["ceiling"], f"log(2·{n}−1)", color=color, dash="dot", legendgroup=group,
-                       showlegend=False)
+        fig.add_trace(
+            go.Scatter(
+                x=[p["true_mi"] for p in points],
+                y=[p["bound"] for p in points],
+                error_y=dict(array=[p["stderr"] for p in points], thickness=1, width=2),
+                mode="lines+markers",
+                name=f"N = {n} pairs (ceiling dotted)",
+                legendgroup=group,
+                line=dict(color=color),
+                marker=dict(size=5),
+            )
+        )
+        reference_line(
+            fig,
+            points[0]["ceiling"],
+            f"log(2·{n}−1)",
+            color=color,
+            dash="dot",
+            legendgroup=group,
+            showlegend=False,
+        )
     fig.update_xaxes(title_text="true I(x; y)  [nats]", rangemode="tozero")
     fig.update_yaxes(title_text="bound log(2N−1) − L  [nats]", rangemode="tozero")
     return style(fig, height=440, title=title)
@@ -511,11 +746,20 @@ def learned_critic_figure(curve, true_mi: float, optimal_bound: float, title: st
     """
     import plotly.graph_objects as go
 
-    fig = go.Figure(go.Scatter(x=[c[0] for c in curve], y=[c[1] for c in curve], mode="lines+markers",
-                               name="learned critic", line=dict(color=SERIES_COLORS[0]), marker=dict(size=5)))
+    fig = go.Figure(
+        go.Scatter(
+            x=[c[0] for c in curve],
+            y=[c[1] for c in curve],
+            mode="lines+markers",
+            name="learned critic",
+            line=dict(color=SERIES_COLORS[0]),
+            marker=dict(size=5),
+        )
+    )
     reference_line(fig, true_mi, f"true I(x; y) = {true_mi:.2f} nats", color=TRUTH_COLOR, dash="dash")
-    reference_line(fig, optimal_bound, f"optimal critic: {optimal_bound:.2f} nats", color=SERIES_COLORS[1],
-                   dash="dot")
+    reference_line(
+        fig, optimal_bound, f"optimal critic: {optimal_bound:.2f} nats", color=SERIES_COLORS[1], dash="dot"
+    )
     fig.update_xaxes(title_text="training step").update_yaxes(title_text="bound log(2N−1) − L  [nats]")
     fig.update_yaxes(range=padded_range([c[1] for c in curve] + [true_mi, optimal_bound]))
     return style(fig, height=360, title=title)
@@ -524,7 +768,7 @@ def learned_critic_figure(curve, true_mi: float, optimal_bound: float, title: st
 def spans_decades(values, decades: float = 2.0) -> bool:
     """True when the positive values span more than `decades` powers of ten (then a log axis helps)."""
     positive = [v for v in values if v is not None and v > 0]
-    return bool(positive) and max(positive) / min(positive) > 10 ** decades and min(values) > 0
+    return bool(positive) and max(positive) / min(positive) > 10**decades and min(values) > 0
 
 
 def log_axis_if_wide(fig, values, row=None, col=None):
@@ -536,10 +780,14 @@ def log_axis_if_wide(fig, values, row=None, col=None):
 
 
 # (key in a metrics.jsonl step record, panel title, y-axis title)
-TRAINING_PANELS = (("loss", "total loss", "loss [nats]"), ("nce", "InfoNCE loss", "loss [nats]"),
-                   ("mi_lower_bound", "InfoNCE bound log(2N−1) − L", "bound [nats]"),
-                   ("kl_12", "KL(q1‖q2)", "KL [nats]"), ("kl_21", "KL(q2‖q1)", "KL [nats]"),
-                   ("beta_12", "beta_12 (its schedule)", "coefficient"))
+TRAINING_PANELS = (
+    ("loss", "total loss", "loss [nats]"),
+    ("nce", "InfoNCE loss", "loss [nats]"),
+    ("mi_lower_bound", "InfoNCE bound log(2N−1) − L", "bound [nats]"),
+    ("kl_12", "KL(q1‖q2)", "KL [nats]"),
+    ("kl_21", "KL(q2‖q1)", "KL [nats]"),
+    ("beta_12", "beta_12 (its schedule)", "coefficient"),
+)
 
 
 def training_curves_figure(steps: dict, title: str | None = None):
@@ -552,18 +800,33 @@ def training_curves_figure(steps: dict, title: str | None = None):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=3, subplot_titles=[p[1] for p in TRAINING_PANELS],
-                        horizontal_spacing=0.09, vertical_spacing=0.2)
+    fig = make_subplots(
+        rows=2,
+        cols=3,
+        subplot_titles=[p[1] for p in TRAINING_PANELS],
+        horizontal_spacing=0.09,
+        vertical_spacing=0.2,
+    )
     for i, (key, _, y_title) in enumerate(TRAINING_PANELS):
         row, col = i // 3 + 1, i % 3 + 1
         values = []
         for method, records in steps.items():
             y = [r[key] for r in records]
             values += y
-            fig.add_trace(go.Scatter(x=[r["step"] for r in records], y=y, mode="lines+markers" if len(y) < 20
-                                     else "lines", name=METHOD_LABELS.get(method, method), legendgroup=method,
-                                     showlegend=i == 0, line=dict(color=method_color(method)),
-                                     marker=dict(size=4)), row=row, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["step"] for r in records],
+                    y=y,
+                    mode="lines+markers" if len(y) < 20 else "lines",
+                    name=METHOD_LABELS.get(method, method),
+                    legendgroup=method,
+                    showlegend=i == 0,
+                    line=dict(color=method_color(method)),
+                    marker=dict(size=4),
+                ),
+                row=row,
+                col=col,
+            )
         log_axis_if_wide(fig, values, row=row, col=col)
         fig.update_yaxes(title_text=y_title, row=row, col=col)
         fig.update_xaxes(title_text="training step", row=row, col=col)
@@ -583,14 +846,30 @@ def knn_monitor_figure(knn: dict, chance: float, title: str | None = None):
     if max((len(v) for v in knn.values()), default=0) < 3:
         for method, points in knn.items():
             label, last, color = METHOD_LABELS.get(method, method), points[-1][1], method_color(method)
-            fig.add_trace(go.Bar(x=[label], y=[last], name=label, marker_color=color, width=0.5,
-                                 text=[f"{last:.1%}"], textposition="inside", insidetextanchor="end"))
+            fig.add_trace(
+                go.Bar(
+                    x=[label],
+                    y=[last],
+                    name=label,
+                    marker_color=color,
+                    width=0.5,
+                    text=[f"{last:.1%}"],
+                    textposition="inside",
+                    insidetextanchor="end",
+                )
+            )
         fig.update_xaxes(title_text=f"method (after epoch {max(p[-1][0] for p in knn.values())})")
     else:
         for method, points in knn.items():
-            fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                                     name=METHOD_LABELS.get(method, method),
-                                     line=dict(color=method_color(method))))
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in points],
+                    y=[p[1] for p in points],
+                    mode="lines+markers",
+                    name=METHOD_LABELS.get(method, method),
+                    line=dict(color=method_color(method)),
+                )
+            )
         fig.update_xaxes(title_text="epoch")
     reference_line(fig, chance, f"chance ({chance:.0%})")
     values = [p[1] for points in knn.values() for p in points] + [chance]
@@ -609,26 +888,56 @@ def evaluation_figure(evaluated: dict, metrics, chance: float, title: str | None
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.58, 0.42], horizontal_spacing=0.12,
-                        subplot_titles=["class accuracy of the frozen backbone",
-                                        "superfluous information vs accuracy"])
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.58, 0.42],
+        horizontal_spacing=0.12,
+        subplot_titles=["class accuracy of the frozen backbone", "superfluous information vs accuracy"],
+    )
     for method, e in evaluated.items():
         label, color = METHOD_LABELS.get(method, method), method_color(method)
-        fig.add_trace(go.Bar(x=[m[0] for m in metrics], y=[m[1](e) for m in metrics], name=label,
-                             legendgroup=method, marker_color=color), row=1, col=1)
+        fig.add_trace(
+            go.Bar(
+                x=[m[0] for m in metrics],
+                y=[m[1](e) for m in metrics],
+                name=label,
+                legendgroup=method,
+                marker_color=color,
+            ),
+            row=1,
+            col=1,
+        )
         hover = f"{label}<br>R² %{{x:.3f}}<br>linear %{{y:.1%}}<extra></extra>"
-        fig.add_trace(go.Scatter(x=[e["aug_probe_mu_mean_r2"]], y=[e["linear_top1"]], mode="markers",
-                                 name=label, legendgroup=method, showlegend=False, hovertemplate=hover,
-                                 marker=dict(size=13, color=color)), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(
+                x=[e["aug_probe_mu_mean_r2"]],
+                y=[e["linear_top1"]],
+                mode="markers",
+                name=label,
+                legendgroup=method,
+                showlegend=False,
+                hovertemplate=hover,
+                marker=dict(size=13, color=color),
+            ),
+            row=1,
+            col=2,
+        )
     reference_line(fig, chance, f"chance ({chance:.0%})", row=1, col=1)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="probe", row=1, col=1)
     fig.update_yaxes(title_text="top-1 accuracy", tickformat=".0%", rangemode="tozero", row=1, col=1)
     fig.update_xaxes(title_text="augmentation-probe R² of mu (lower: less superfluous)", row=1, col=2)
-    fig.update_yaxes(title_text="linear-probe top-1 accuracy", tickformat=".0%", row=1, col=2,
-                     range=padded_range([e["linear_top1"] for e in evaluated.values()], pad=0.2))
-    fig.update_xaxes(range=padded_range([e["aug_probe_mu_mean_r2"] for e in evaluated.values()], pad=0.2),
-                     row=1, col=2)
+    fig.update_yaxes(
+        title_text="linear-probe top-1 accuracy",
+        tickformat=".0%",
+        row=1,
+        col=2,
+        range=padded_range([e["linear_top1"] for e in evaluated.values()], pad=0.2),
+    )
+    fig.update_xaxes(
+        range=padded_range([e["aug_probe_mu_mean_r2"] for e in evaluated.values()], pad=0.2), row=1, col=2
+    )
     return style(fig, height=420, title=title)
 
 
@@ -655,11 +964,23 @@ def augmentation_rows(params: dict, labels) -> list[dict]:
     for i, label in enumerate(labels):
         for view, p in params.items():
             v = dict(zip(AUG_PARAM_NAMES, p[i].tolist()))
-            jitter = (f"b {v['brightness']:.2f}, c {v['contrast']:.2f}, s {v['saturation']:.2f}, "
-                      f"h {v['hue']:+.2f}") if v["jitter_applied"] else "none"
-            rows.append({"image": label if view == next(iter(params)) else "", "view": view,
-                         "crop w x h at centre": f"{v['crop_w']:.2f} x {v['crop_h']:.2f} at "
-                                                 f"({v['crop_cx']:.2f}, {v['crop_cy']:.2f})",
-                         "flip": "yes" if v["flip"] else "no", "colour jitter": jitter,
-                         "gray": "yes" if v["grayscale"] else "no"})
+            jitter = (
+                (
+                    f"b {v['brightness']:.2f}, c {v['contrast']:.2f}, s {v['saturation']:.2f}, "
+                    f"h {v['hue']:+.2f}"
+                )
+                if v["jitter_applied"]
+                else "none"
+            )
+            rows.append(
+                {
+                    "image": label if view == next(iter(params)) else "",
+                    "view": view,
+                    "crop w x h at centre": f"{v['crop_w']:.2f} x {v['crop_h']:.2f} at "
+                    f"({v['crop_cx']:.2f}, {v['crop_cy']:.2f})",
+                    "flip": "yes" if v["flip"] else "no",
+                    "colour jitter": jitter,
+                    "gray": "yes" if v["grayscale"] else "no",
+                }
+            )
     return rows

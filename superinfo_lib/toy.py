@@ -22,6 +22,7 @@ view 2 hides it; r is independent of s, so all of it lies beyond what s explains
 (mean accuracy over view 1's nuisance bits), and the downstream accuracy on y with
 `FEW_LABELS` labels per class and with every training label.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,14 +40,19 @@ from .probes import fit_ridge
 from .step import training_step
 
 NUM_SHARED, NUM_SPECIFIC = 8, 2
-NUM_LABELS = NUM_SHARED * NUM_SPECIFIC                 # y = 2 s + r
+NUM_LABELS = NUM_SHARED * NUM_SPECIFIC  # y = 2 s + r
 # What probe_toy reports, in the order figures show it, and what a guess scores on each.
 MEASURES = ("shared", "specific_beyond_shared", "nuisance", "few_label_acc", "full_label_acc")
-CHANCE = {"shared": 1 / NUM_SHARED, "specific_beyond_shared": 1 / NUM_SPECIFIC, "nuisance": 0.5,
-          "few_label_acc": 1 / NUM_LABELS, "full_label_acc": 1 / NUM_LABELS}
-FEW_LABELS = 5           # labels per class of y for the few-label probe
-FEW_LABEL_DRAWS = 5      # independent draws of those labels, averaged
-RIDGE = 1e-2             # ridge penalty of every probe (per training row, on standardised features)
+CHANCE = {
+    "shared": 1 / NUM_SHARED,
+    "specific_beyond_shared": 1 / NUM_SPECIFIC,
+    "nuisance": 0.5,
+    "few_label_acc": 1 / NUM_LABELS,
+    "full_label_acc": 1 / NUM_LABELS,
+}
+FEW_LABELS = 5  # labels per class of y for the few-label probe
+FEW_LABEL_DRAWS = 5  # independent draws of those labels, averaged
+RIDGE = 1e-2  # ridge penalty of every probe (per training row, on standardised features)
 
 
 @dataclass
@@ -54,6 +60,7 @@ class MultiViewData:
     """v1, v2: (N, D) views. shared, specific, label: (N,) int64 properties of each sample;
     shows1, shows2: (N,) bool, whether view 1 / view 2 shows r; nuisance1, nuisance2: (N, B)
     int64 nuisance bits of each view."""
+
     v1: torch.Tensor
     v2: torch.Tensor
     shared: torch.Tensor
@@ -65,8 +72,15 @@ class MultiViewData:
     nuisance2: torch.Tensor
 
 
-def make_multiview(n: int = 16384, dim: int = 32, reveal_prob: float = 0.9, nuisance_bits: int = 2,
-                   nuisance_scale: float = 2.0, noise: float = 0.3, seed: int = 0) -> MultiViewData:
+def make_multiview(
+    n: int = 16384,
+    dim: int = 32,
+    reveal_prob: float = 0.9,
+    nuisance_bits: int = 2,
+    nuisance_scale: float = 2.0,
+    noise: float = 0.3,
+    seed: int = 0,
+) -> MultiViewData:
     """Draw n samples; both views pass their factors through one fixed random mixing to `dim` dims.
 
     A view's factors: a code of s (8 dims), r as +-1 where shown and 0 where hidden (1 dim),
@@ -92,8 +106,17 @@ def make_multiview(n: int = 16384, dim: int = 32, reveal_prob: float = 0.9, nuis
         factors = torch.cat([class_codes[shared], r[:, None], nuisance_scale * (2 * nuisance - 1).float()], 1)
         return torch.tanh(factors @ mixing + bias) + noise * torch.randn(n, dim, generator=g)
 
-    return MultiViewData(view(shows1, nuisance1), view(shows2, nuisance2), shared, specific,
-                         NUM_SPECIFIC * shared + specific, shows1, shows2, nuisance1, nuisance2)
+    return MultiViewData(
+        view(shows1, nuisance1),
+        view(shows2, nuisance2),
+        shared,
+        specific,
+        NUM_SPECIFIC * shared + specific,
+        shows1,
+        shows2,
+        nuisance1,
+        nuisance2,
+    )
 
 
 class ToyEncoder(nn.Module):
@@ -112,8 +135,14 @@ class ToyEncoder(nn.Module):
         return {"mu": mu, "logvar": logvar, "p": self.projector(z)}
 
 
-def ridge_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                         test_y: torch.Tensor, num_classes: int, ridge: float = RIDGE) -> float:
+def ridge_probe_accuracy(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    num_classes: int,
+    ridge: float = RIDGE,
+) -> float:
     """Held-out accuracy of a ridge classifier (one-hot targets, closed form) on standardised x."""
     if len(test_y) == 0:
         raise ValueError("test_y is empty: no rows to score the probe on")
@@ -121,15 +150,23 @@ def ridge_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: t
     return (predict(test_x).argmax(1) == test_y).double().mean().item()
 
 
-def few_label_rows(label: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator
-                   ) -> torch.Tensor:
+def few_label_rows(
+    label: torch.Tensor, per_class: int, num_classes: int, generator: torch.Generator
+) -> torch.Tensor:
     """Indices of `per_class` random rows of each class (fewer where a class has fewer rows)."""
     picks = [torch.nonzero(label == c).flatten() for c in range(num_classes)]
     return torch.cat([rows[torch.randperm(len(rows), generator=generator)[:per_class]] for rows in picks])
 
 
-def probe_toy(mu: torch.Tensor, data: MultiViewData, train: torch.Tensor, test: torch.Tensor,
-              few_labels: int = FEW_LABELS, draws: int = FEW_LABEL_DRAWS, seed: int = 0) -> dict[str, float]:
+def probe_toy(
+    mu: torch.Tensor,
+    data: MultiViewData,
+    train: torch.Tensor,
+    test: torch.Tensor,
+    few_labels: int = FEW_LABELS,
+    draws: int = FEW_LABEL_DRAWS,
+    seed: int = 0,
+) -> dict[str, float]:
     """Every measure of MEASURES for the representation mu (N, K) of view 1.
 
     train, test: (M,) row indices; the probes fit on `train` rows and score `test` rows.
@@ -141,12 +178,15 @@ def probe_toy(mu: torch.Tensor, data: MultiViewData, train: torch.Tensor, test: 
     out = {"shared": ridge_probe_accuracy(mu[train], d.shared[train], mu[test], d.shared[test], NUM_SHARED)}
     fit = train[d.shows1[train]]
     only1 = test[d.shows1[test] & ~d.shows2[test]]
-    out["specific_beyond_shared"] = ridge_probe_accuracy(mu[fit], d.specific[fit], mu[only1],
-                                                         d.specific[only1], NUM_SPECIFIC)
+    out["specific_beyond_shared"] = ridge_probe_accuracy(
+        mu[fit], d.specific[fit], mu[only1], d.specific[only1], NUM_SPECIFIC
+    )
     bits = d.nuisance1.shape[1]
     n1 = d.nuisance1
-    out["nuisance"] = sum(ridge_probe_accuracy(mu[train], n1[train, b], mu[test], n1[test, b], 2)
-                          for b in range(bits)) / bits
+    out["nuisance"] = (
+        sum(ridge_probe_accuracy(mu[train], n1[train, b], mu[test], n1[test, b], 2) for b in range(bits))
+        / bits
+    )
 
     def label_accuracy(rows):
         return ridge_probe_accuracy(mu[rows], d.label[rows], mu[test], d.label[test], NUM_LABELS)
@@ -164,7 +204,7 @@ def split_rows(n: int, n_holdout: int) -> tuple[torch.Tensor, torch.Tensor, torc
         raise ValueError(f"n_holdout must be in [2, n), got {n_holdout} for n = {n}")
     n_train, n_val = n - n_holdout, n_holdout // 2
     rows = torch.arange(n)
-    return rows[:n_train], rows[n_train:n_train + n_val], rows[n_train + n_val:]
+    return rows[:n_train], rows[n_train : n_train + n_val], rows[n_train + n_val :]
 
 
 def information_ceiling(mu: torch.Tensor, logvar: torch.Tensor) -> float:
@@ -198,6 +238,7 @@ class ToyResult:
     rows of view 1's encoder standard deviation exp(logvar / 2) per latent dimension;
     info_ceiling: `information_ceiling` of view 1 on the held-out rows (nats);
     diverged_at: the step the loss became non-finite, if it did."""
+
     settings: dict
     history: dict[str, list[float]] = field(default_factory=dict)
     probes: dict[str, float] = field(default_factory=dict)
@@ -210,9 +251,18 @@ class ToyResult:
         return self.history[term][-1] if self.history.get(term) else float("nan")
 
 
-def _train_steps(model: ToyEncoder, data: MultiViewData, train: torch.Tensor, result: ToyResult,
-                 preset: LossPreset, steps: int, batch_size: int, lr: float, seed: int,
-                 callback: Callable[[int, int], None] | None) -> None:
+def _train_steps(
+    model: ToyEncoder,
+    data: MultiViewData,
+    train: torch.Tensor,
+    result: ToyResult,
+    preset: LossPreset,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    callback: Callable[[int, int], None] | None,
+) -> None:
     """Adam, the trainer's step (superinfo_lib.step) on random batches of the train rows; fills
     result.history, and stops at the first non-finite loss."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -231,11 +281,22 @@ def _train_steps(model: ToyEncoder, data: MultiViewData, train: torch.Tensor, re
             callback(step + 1, steps)
 
 
-def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0.0, temperature: float = 0.2,
-              latent_dim: int = 16, steps: int = 200, batch_size: int = 256, lr: float = 3e-3,
-              seed: int = 0, allow_negative_beta: bool = False, data: MultiViewData | None = None,
-              n_holdout: int = 8192, callback: Callable[[int, int], None] | None = None,
-              num_threads: int = 1) -> ToyResult:
+def train_toy(
+    lambda_pred: float = 1.0,
+    beta_12: float = 0.0,
+    beta_21: float = 0.0,
+    temperature: float = 0.2,
+    latent_dim: int = 16,
+    steps: int = 200,
+    batch_size: int = 256,
+    lr: float = 3e-3,
+    seed: int = 0,
+    allow_negative_beta: bool = False,
+    data: MultiViewData | None = None,
+    n_holdout: int = 8192,
+    callback: Callable[[int, int], None] | None = None,
+    num_threads: int = 1,
+) -> ToyResult:
     """Train a ToyEncoder with the SuperInfo loss (superinfo_lib.step) on the multi-view set, then
     measure it (probe_toy).
 
@@ -250,10 +311,25 @@ def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0
         raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    settings = dict(lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21, temperature=temperature,
-                    latent_dim=latent_dim, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
-    preset = LossPreset("toy", lambda_pred=lambda_pred, beta_12=beta_12, beta_21=beta_21,
-                        temperature=temperature, allow_negative_beta=allow_negative_beta)
+    settings = dict(
+        lambda_pred=lambda_pred,
+        beta_12=beta_12,
+        beta_21=beta_21,
+        temperature=temperature,
+        latent_dim=latent_dim,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+    )
+    preset = LossPreset(
+        "toy",
+        lambda_pred=lambda_pred,
+        beta_12=beta_12,
+        beta_21=beta_21,
+        temperature=temperature,
+        allow_negative_beta=allow_negative_beta,
+    )
     with torch_threads(num_threads):
         data = data or make_multiview(seed=1000 + seed)
         train, val, test = split_rows(len(data.v1), n_holdout)
@@ -279,16 +355,22 @@ def train_toy(lambda_pred: float = 1.0, beta_12: float = 0.0, beta_21: float = 0
 
 # ----------------------------------------------------------------------------- sweeps over beta
 
+
 def sweep_row(beta_12: float, beta_21: float, seed: int, steps: int, **kwargs) -> dict:
     """One (beta_12, beta_21, seed) run as a flat row: every measure on the test rows, the
     same on the validation rows ("val_<measure>"), the final loss terms and the median sigma."""
     r = train_toy(beta_12=beta_12, beta_21=beta_21, steps=steps, seed=seed, **kwargs)
-    row = {"beta_12": beta_12, "beta_21": beta_21, "seed": seed, **r.probes,
-           **{f"val_{k}": v for k, v in r.validation.items()},
-           **{f"final_{k}": r.final(k) for k in ("nce", "kl_12", "kl_21", "mi_lower_bound")},
-           "sigma_median": float(torch.tensor(r.sigma).median()) if r.sigma else float("nan"),
-           "info_ceiling": r.info_ceiling,
-           "diverged_at": r.diverged_at}
+    row = {
+        "beta_12": beta_12,
+        "beta_21": beta_21,
+        "seed": seed,
+        **r.probes,
+        **{f"val_{k}": v for k, v in r.validation.items()},
+        **{f"final_{k}": r.final(k) for k in ("nce", "kl_12", "kl_21", "mi_lower_bound")},
+        "sigma_median": float(torch.tensor(r.sigma).median()) if r.sigma else float("nan"),
+        "info_ceiling": r.info_ceiling,
+        "diverged_at": r.diverged_at,
+    }
     return row
 
 
@@ -320,6 +402,7 @@ def pick_beta_on_validation(rows: list[dict], key: str = "few_label_acc") -> flo
 
 def summary_table(rows: list[dict], pairs: list[tuple[float, float]], keys=MEASURES) -> str:
     """A text table: one line per (beta_12, beta_21) pair, mean ± sd over seeds of each key."""
+
     def cell(values):
         t = torch.tensor(values, dtype=torch.float64)
         mean, sd = t.mean().item(), t.std().item() if len(t) > 1 else 0.0
@@ -328,6 +411,8 @@ def summary_table(rows: list[dict], pairs: list[tuple[float, float]], keys=MEASU
     width = max(max(len(k) for k in keys), 15) + 2
     lines = ["beta_12 / beta_21".ljust(20) + "".join(k.rjust(width) for k in keys)]
     for b12, b21 in pairs:
-        lines.append(f"{b12:g} / {b21:g}".ljust(20)
-                     + "".join(cell(seed_values(rows, k, b12, b21)).rjust(width) for k in keys))
+        lines.append(
+            f"{b12:g} / {b21:g}".ljust(20)
+            + "".join(cell(seed_values(rows, k, b12, b21)).rjust(width) for k in keys)
+        )
     return "\n".join(lines)

@@ -21,6 +21,7 @@ A negative beta rewards the KL *upper* bound, which is unbounded; the beta slide
 negative values only after ticking "allow negative", and the figures then show the KL
 exploding instead of an error.
 """
+
 from __future__ import annotations
 
 import html
@@ -40,22 +41,26 @@ from . import plots
 from . import results as results_io
 from .toy import CHANCE, FEW_LABELS, MEASURES, ToyResult, make_multiview, train_toy
 
-BETA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)   # "log scale, with a zero"
+BETA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)  # "log scale, with a zero"
 LATENT_SIZES = (2, 4, 8, 16, 32, 64)
 # 150 steps keep one recomputation near a second on one CPU thread (bench/bench_explorer.py)
 # and still show the toy's lesson (notebook 4 measures it over seeds).
 LIVE_STEPS = 150
 MEASURE_LABELS = {**plots.MEASURE_LABELS, "few_label_acc": f"y, {FEW_LABELS} labels/class"}
 # (history key, label, coefficient that weights it in the loss)
-LOSS_TERMS = (("loss", "total loss", None), ("nce", "λ·InfoNCE", "lambda_pred"),
-              ("kl_12", "β12·KL(q1‖q2)", "beta_12"), ("kl_21", "β21·KL(q2‖q1)", "beta_21"))
+LOSS_TERMS = (
+    ("loss", "total loss", None),
+    ("nce", "λ·InfoNCE", "lambda_pred"),
+    ("kl_12", "β12·KL(q1‖q2)", "beta_12"),
+    ("kl_21", "β21·KL(q2‖q1)", "beta_21"),
+)
 COLORS = plots.TERM_COLORS
 PREVIOUS = dict(opacity=0.3, showlegend=False, hoverinfo="skip")
 
 
 def beta_options(allow_negative: bool) -> list[tuple[str, float]]:
     """(label, value) pairs of the beta sliders; mirrored negative values only when allowed."""
-    positive = [(f"{b:g}", b) for b in BETA_GRID]    # the browser test reads these labels
+    positive = [(f"{b:g}", b) for b in BETA_GRID]  # the browser test reads these labels
     if not allow_negative:
         return positive
     return [(f"{-b:g}", -b) for b in reversed(BETA_GRID[1:])] + positive
@@ -67,42 +72,81 @@ def _fmt(x: float) -> str:
 
 # ----------------------------------------------------------------------------- figures
 
+
 def _loss_figure() -> go.Figure:
     loss = go.Figure(layout=dict(xaxis_title="training step", yaxis_title="weighted term  [nats]"))
     for key, label, _ in LOSS_TERMS:
-        loss.add_scatter(name=f"{label} (previous)", mode="lines", line=dict(color=COLORS[key], dash="dot"),
-                         **PREVIOUS)
-    for key, label, _ in LOSS_TERMS:   # the total drawn wide beneath: at beta = 0 it equals λ·InfoNCE
-        loss.add_scatter(name=label, mode="lines",
-                         line=dict(color=COLORS[key], width=5 if key == "loss" else 2))
+        loss.add_scatter(
+            name=f"{label} (previous)", mode="lines", line=dict(color=COLORS[key], dash="dot"), **PREVIOUS
+        )
+    for key, label, _ in LOSS_TERMS:  # the total drawn wide beneath: at beta = 0 it equals λ·InfoNCE
+        loss.add_scatter(
+            name=label, mode="lines", line=dict(color=COLORS[key], width=5 if key == "loss" else 2)
+        )
     return plots.style(loss, height=300, title="(a) loss terms over training, as weighted in the loss")
 
 
 def _probes_figure() -> go.Figure:
     labels = [MEASURE_LABELS[k] for k in MEASURES]
-    probes = go.Figure(layout=dict(barmode="group", xaxis_title="what the probe reads from μ(v1)",
-                                   yaxis=dict(title="accuracy on held-out rows", range=[0, 1.05])))
+    probes = go.Figure(
+        layout=dict(
+            barmode="group",
+            xaxis_title="what the probe reads from μ(v1)",
+            yaxis=dict(title="accuracy on held-out rows", range=[0, 1.05]),
+        )
+    )
     probes.add_bar(name="previous setting", x=labels, marker_color=plots.PREVIOUS_COLOR)
     probes.add_bar(name="current setting", x=labels, marker_color=[plots.MEASURE_COLORS[k] for k in MEASURES])
-    probes.add_scatter(name="chance", x=labels, y=[CHANCE[k] for k in MEASURES], mode="markers",
-                       marker=dict(symbol="line-ew-open", size=44, color=plots.CHANCE_COLOR,
-                                   line=dict(width=2)))
+    probes.add_scatter(
+        name="chance",
+        x=labels,
+        y=[CHANCE[k] for k in MEASURES],
+        mode="markers",
+        marker=dict(symbol="line-ew-open", size=44, color=plots.CHANCE_COLOR, line=dict(width=2)),
+    )
     return plots.style(probes, height=320, title="(b) what z keeps: probe accuracy (view 1, held-out rows)")
 
 
 def _bounds_figure() -> go.Figure:
-    bounds = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
-        "lower bound on I(z1; z2)", "upper bounds on I(v1; z1 | v2), I(v2; z2 | v1)"))
+    bounds = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.14,
+        subplot_titles=("lower bound on I(z1; z2)", "upper bounds on I(v1; z1 | v2), I(v2; z2 | v1)"),
+    )
     for prefix, extra in (("", {}), (" (previous)", PREVIOUS)):
         dash = "dot" if prefix else None
-        bounds.add_scatter(name="log(2N−1) − InfoNCE" + prefix, mode="lines",
-                           line=dict(color=COLORS["mi_lower_bound"], dash=dash), row=1, col=1, **extra)
-        bounds.add_scatter(name="KL(q1‖q2) ≥ I(v1;z1|v2)" + prefix, mode="lines",
-                           line=dict(color=COLORS["kl_12"], dash=dash), row=1, col=2, **extra)
-        bounds.add_scatter(name="KL(q2‖q1) ≥ I(v2;z2|v1)" + prefix, mode="lines",
-                           line=dict(color=COLORS["kl_21"], dash=dash), row=1, col=2, **extra)
-    bounds.add_scatter(name="log(2N−1): the most InfoNCE can show", mode="lines",
-                       line=dict(color=plots.CHANCE_COLOR, dash="dash"), row=1, col=1)
+        bounds.add_scatter(
+            name="log(2N−1) − InfoNCE" + prefix,
+            mode="lines",
+            line=dict(color=COLORS["mi_lower_bound"], dash=dash),
+            row=1,
+            col=1,
+            **extra,
+        )
+        bounds.add_scatter(
+            name="KL(q1‖q2) ≥ I(v1;z1|v2)" + prefix,
+            mode="lines",
+            line=dict(color=COLORS["kl_12"], dash=dash),
+            row=1,
+            col=2,
+            **extra,
+        )
+        bounds.add_scatter(
+            name="KL(q2‖q1) ≥ I(v2;z2|v1)" + prefix,
+            mode="lines",
+            line=dict(color=COLORS["kl_21"], dash=dash),
+            row=1,
+            col=2,
+            **extra,
+        )
+    bounds.add_scatter(
+        name="log(2N−1): the most InfoNCE can show",
+        mode="lines",
+        line=dict(color=plots.CHANCE_COLOR, dash="dash"),
+        row=1,
+        col=1,
+    )
     bounds.update_xaxes(title_text="training step")
     bounds.update_yaxes(title_text="nats", row=1, col=1)
     bounds.update_yaxes(title_text="nats (log scale)", type="log", exponentformat="power", row=1, col=2)
@@ -120,9 +164,11 @@ def figure_bundle(fig: go.Figure) -> dict:
     """Static output of one figure: plotly's JSON mimetype (JupyterLab, VS Code) and HTML with
     plotly.js from its CDN (Colab, static viewers). Built here rather than by plotly's renderers,
     whose default depends on where Python runs (it is empty outside a kernel)."""
-    return {"application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
-            "text/html": fig.to_html(full_html=False, include_plotlyjs="cdn"),
-            "text/plain": f"<plotly figure: {fig.layout.title.text}>"}
+    return {
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+        "text/html": fig.to_html(full_html=False, include_plotlyjs="cdn"),
+        "text/plain": f"<plotly figure: {fig.layout.title.text}>",
+    }
 
 
 def _trace(fig: go.Figure, name: str):
@@ -150,22 +196,27 @@ def fill_live_figures(figures: dict[str, go.Figure], current: ToyResult, previou
             for key, label, coefficient in LOSS_TERMS:
                 _trace(figures["loss"], label + suffix).update(x=steps, y=series(key, coefficient))
         with figures["bounds"].batch_update():
-            _trace(figures["bounds"], "log(2N−1) − InfoNCE" + suffix).update(x=steps, y=series("mi_lower_bound"))
+            _trace(figures["bounds"], "log(2N−1) − InfoNCE" + suffix).update(
+                x=steps, y=series("mi_lower_bound")
+            )
             _trace(figures["bounds"], "KL(q1‖q2) ≥ I(v1;z1|v2)" + suffix).update(x=steps, y=series("kl_12"))
             _trace(figures["bounds"], "KL(q2‖q1) ≥ I(v2;z2|v1)" + suffix).update(x=steps, y=series("kl_21"))
     s = current.settings
     ceiling = math.log(2 * s["batch_size"] - 1)
     with figures["bounds"].batch_update():
         _trace(figures["bounds"], "log(2N−1): the most InfoNCE can show").update(
-            x=[1, max(len(current.history["loss"]), 1)], y=[ceiling, ceiling])
+            x=[1, max(len(current.history["loss"]), 1)], y=[ceiling, ceiling]
+        )
     with figures["loss"].batch_update():
         figures["loss"].layout.title.text = (
             f"(a) loss terms over training, as weighted: λ={s['lambda_pred']:g}, β12={s['beta_12']:g}, "
-            f"β21={s['beta_21']:g}, τ={s['temperature']:g}, K={s['latent_dim']}")
+            f"β21={s['beta_21']:g}, τ={s['temperature']:g}, K={s['latent_dim']}"
+        )
     with figures["probes"].batch_update():
         _trace(figures["probes"], "current setting").y = [current.probes.get(k, math.nan) for k in MEASURES]
         _trace(figures["probes"], "previous setting").y = (
-            [previous.probes.get(k, math.nan) for k in MEASURES] if previous else [])
+            [previous.probes.get(k, math.nan) for k in MEASURES] if previous else []
+        )
 
 
 def sweep_rows(results_dir: str | Path) -> tuple[list[dict], str]:
@@ -179,14 +230,22 @@ def sweep_rows(results_dir: str | Path) -> tuple[list[dict], str]:
         return [], f"Cannot read the stored results: {err}"
     by_beta = {}
     for record in records:
-        for row in record.get("rows", []) if record["kind"] == "sweep" else [record] if record["kind"] == "run" else []:
+        for row in (
+            record.get("rows", [])
+            if record["kind"] == "sweep"
+            else [record]
+            if record["kind"] == "run"
+            else []
+        ):
             if isinstance(row.get("beta_12"), (int, float)) and isinstance(row.get("beta_21"), (int, float)):
                 by_beta[(float(row["beta_12"]), float(row["beta_21"]))] = {**row, "_path": record["_path"]}
     rows = [by_beta[k] for k in sorted(by_beta)]
     note = f" ({len(cpu)} CPU smoke-test file(s) ignored: they are not results.)" if cpu else ""
     if not rows:
-        return [], (f"No stored CIFAR-10 results: {results_dir} holds no GPU sweep or run with beta values yet."
-                    f"{note} GPU runs make them (see bench/README.md); the live mode works without them.")
+        return [], (
+            f"No stored CIFAR-10 results: {results_dir} holds no GPU sweep or run with beta values yet."
+            f"{note} GPU runs make them (see bench/README.md); the live mode works without them."
+        )
     files = len({r["_path"] for r in rows})
     return rows, f"{len(rows)} beta settings from {files} GPU result file(s) in {results_dir}.{note}"
 
@@ -199,24 +258,40 @@ def nearest_row(rows: list[dict], beta_12: float, beta_21: float) -> int | None:
     """Index of the stored row closest to the sliders' betas on a log-like scale (None if no rows)."""
     if not rows:
         return None
-    return min(range(len(rows)), key=lambda i: abs(_symlog(rows[i]["beta_12"]) - _symlog(beta_12))
-               + abs(_symlog(rows[i]["beta_21"]) - _symlog(beta_21)))
+    return min(
+        range(len(rows)),
+        key=lambda i: (
+            abs(_symlog(rows[i]["beta_12"]) - _symlog(beta_12))
+            + abs(_symlog(rows[i]["beta_21"]) - _symlog(beta_21))
+        ),
+    )
 
 
 def empty_cifar_figure() -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("CIFAR-10 top-1 accuracy",
-                                                        "augmentation probe R² (superfluous information)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("CIFAR-10 top-1 accuracy", "augmentation probe R² (superfluous information)"),
+    )
     plots.style(fig, height=380, title="CIFAR-10 beta sweep (stored GPU results)")
     plots.legends_under_axis_titles(fig)
     fig.update_yaxes(title_text="top-1 accuracy", row=1, col=1)
     fig.update_yaxes(title_text="held-out R²", row=1, col=2)
-    for key, label, col in (("knn_top1", "kNN (k=200)", 1), ("linear_top1", "linear probe", 1),
-                            ("aug_probe_mean_r2", "aug-param probe R²", 2)):
+    for key, label, col in (
+        ("knn_top1", "kNN (k=200)", 1),
+        ("linear_top1", "linear probe", 1),
+        ("aug_probe_mean_r2", "aug-param probe R²", 2),
+    ):
         fig.add_scatter(name=label, mode="lines+markers", line=dict(color=COLORS[key]), row=1, col=col)
     for col in (1, 2):
-        fig.add_scatter(name="your setting" if col == 1 else "your setting ", mode="markers",
-                        marker=dict(size=18, symbol="circle-open", color="black", line=dict(width=3)),
-                        showlegend=col == 1, row=1, col=col)
+        fig.add_scatter(
+            name="your setting" if col == 1 else "your setting ",
+            mode="markers",
+            marker=dict(size=18, symbol="circle-open", color="black", line=dict(width=3)),
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
     fig.update_xaxes(type="category", title_text="β")
     return fig
 
@@ -226,8 +301,11 @@ def fill_cifar_figure(fig: go.Figure, rows: list[dict], selected: int | None) ->
     symmetric = all(r["beta_12"] == r["beta_21"] for r in rows)
     x = [f"{r['beta_12']:g}" if symmetric else f"{r['beta_12']:g} / {r['beta_21']:g}" for r in rows]
     with fig.batch_update():
-        for key, name in (("knn_top1", "kNN (k=200)"), ("linear_top1", "linear probe"),
-                          ("aug_probe_mean_r2", "aug-param probe R²")):
+        for key, name in (
+            ("knn_top1", "kNN (k=200)"),
+            ("linear_top1", "linear probe"),
+            ("aug_probe_mean_r2", "aug-param probe R²"),
+        ):
             _trace(fig, name).update(x=x, y=[r.get(key) for r in rows])
         for key, name in (("knn_top1", "your setting"), ("aug_probe_mean_r2", "your setting ")):
             pick = [] if selected is None else [selected]
@@ -243,12 +321,15 @@ def _negative_reading(probes: dict[str, float]) -> str:
     parts = []
     for key, name in (("shared", "the shared class s"), ("nuisance", "the nuisance n")):
         kept = probes[key] > CHANCE[key] + 0.15
-        parts.append(f"{name} is {'still readable' if kept else 'at or near chance'} "
-                     f"({probes[key]:.2f}, chance {CHANCE[key]:.2g})")
+        parts.append(
+            f"{name} is {'still readable' if kept else 'at or near chance'} "
+            f"({probes[key]:.2f}, chance {CHANCE[key]:.2g})"
+        )
     return "In the probes, " + "; ".join(parts) + "."
 
 
 # ----------------------------------------------------------------------------- the explorer
+
 
 class Explorer:
     """The widgets, figures and state of one explorer. Build it with `build_explorer`.
@@ -258,23 +339,31 @@ class Explorer:
     the latest recomputation (training, probes and figure update).
     """
 
-    def __init__(self, results_dir: str | Path = results_io.RESULTS_DIR, seed: int = 0, steps: int = LIVE_STEPS,
-                 batch_size: int = 256, num_threads: int = 1, static: bool = False):
+    def __init__(
+        self,
+        results_dir: str | Path = results_io.RESULTS_DIR,
+        seed: int = 0,
+        steps: int = LIVE_STEPS,
+        batch_size: int = 256,
+        num_threads: int = 1,
+        static: bool = False,
+    ):
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         self.results_dir, self.seed, self.steps, self.batch_size = Path(results_dir), seed, steps, batch_size
         self.num_threads, self.static = num_threads, static
-        self.data = make_multiview(seed=1000 + seed)          # train_toy's default data for this seed
+        self.data = make_multiview(seed=1000 + seed)  # train_toy's default data for this seed
         self.result: ToyResult | None = None
         self.previous: ToyResult | None = None
         self.last_seconds = float("nan")
-        self._trained_settings: dict | None = None   # what self.result was trained with
+        self._trained_settings: dict | None = None  # what self.result was trained with
         self._suspended = False
         self.controls = self._make_controls()
-        self.progress = W.IntProgress(value=0, min=0, max=steps, description="training",
-                                      layout=W.Layout(width="330px"))
+        self.progress = W.IntProgress(
+            value=0, min=0, max=steps, description="training", layout=W.Layout(width="330px")
+        )
         self.status = W.HTML()
         self.cifar_message = W.HTML()
         views = self._make_figures()
@@ -284,26 +373,60 @@ class Explorer:
 
     @staticmethod
     def _make_controls() -> dict[str, W.Widget]:
-        slider = dict(continuous_update=False, style={"description_width": "100px"},
-                      layout=W.Layout(width="320px"))
+        slider = dict(
+            continuous_update=False, style={"description_width": "100px"}, layout=W.Layout(width="320px")
+        )
         controls = {
-            "mode": W.ToggleButtons(options=[("Live: toy data", "live"), ("CIFAR-10: stored sweep", "cifar")],
-                                    value="live", style={"button_width": "190px"}),
-            "lambda_pred": W.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="λ InfoNCE",
-                                         tooltip="lambda_pred: weight of InfoNCE", readout_format=".1f", **slider),
-            "beta_12": W.SelectionSlider(options=beta_options(False), value=0.0, description="β12 KL(1‖2)",
-                                         tooltip="beta_12: weight of KL(q1||q2)", **slider),
-            "beta_21": W.SelectionSlider(options=beta_options(False), value=0.0, description="β21 KL(2‖1)",
-                                         tooltip="beta_21: weight of KL(q2||q1)", **slider),
-            "temperature": W.FloatSlider(value=0.2, min=0.05, max=1.0, step=0.05, description="τ temperature",
-                                         readout_format=".2f", **slider),
-            "latent_dim": W.SelectionSlider(options=list(LATENT_SIZES), value=16, description="latent size K",
-                                            **slider),
-            "allow_negative": W.Checkbox(value=False, description="allow negative β", indent=False,
-                                         tooltip="a negative beta rewards the KL upper bound, which is unbounded"),
+            "mode": W.ToggleButtons(
+                options=[("Live: toy data", "live"), ("CIFAR-10: stored sweep", "cifar")],
+                value="live",
+                style={"button_width": "190px"},
+            ),
+            "lambda_pred": W.FloatSlider(
+                value=1.0,
+                min=0.0,
+                max=2.0,
+                step=0.1,
+                description="λ InfoNCE",
+                tooltip="lambda_pred: weight of InfoNCE",
+                readout_format=".1f",
+                **slider,
+            ),
+            "beta_12": W.SelectionSlider(
+                options=beta_options(False),
+                value=0.0,
+                description="β12 KL(1‖2)",
+                tooltip="beta_12: weight of KL(q1||q2)",
+                **slider,
+            ),
+            "beta_21": W.SelectionSlider(
+                options=beta_options(False),
+                value=0.0,
+                description="β21 KL(2‖1)",
+                tooltip="beta_21: weight of KL(q2||q1)",
+                **slider,
+            ),
+            "temperature": W.FloatSlider(
+                value=0.2,
+                min=0.05,
+                max=1.0,
+                step=0.05,
+                description="τ temperature",
+                readout_format=".2f",
+                **slider,
+            ),
+            "latent_dim": W.SelectionSlider(
+                options=list(LATENT_SIZES), value=16, description="latent size K", **slider
+            ),
+            "allow_negative": W.Checkbox(
+                value=False,
+                description="allow negative β",
+                indent=False,
+                tooltip="a negative beta rewards the KL upper bound, which is unbounded",
+            ),
         }
         for name, control in controls.items():
-            control.add_class(f"explorer-{name}")             # stable hooks for the browser test
+            control.add_class(f"explorer-{name}")  # stable hooks for the browser test
         return controls
 
     def _make_figures(self) -> dict[str, W.Widget]:
@@ -322,14 +445,21 @@ class Explorer:
         return dict(self._outputs)
 
     def _make_layout(self, views: dict[str, W.Widget]) -> W.VBox:
-        header = W.HTML("<b>SuperInfo coefficient explorer.</b> Each change retrains a small encoder on "
-                        "synthetic views (a shared class s; a task attribute r that each view shows 90% "
-                        "of the time; a nuisance n drawn afresh per view; the label y = (s, r)) in about "
-                        "a second. Faint curves and grey bars are the previous setting.")
+        header = W.HTML(
+            "<b>SuperInfo coefficient explorer.</b> Each change retrains a small encoder on "
+            "synthetic views (a shared class s; a task attribute r that each view shows 90% "
+            "of the time; a nuisance n drawn afresh per view; the label y = (s, r)) in about "
+            "a second. Faint curves and grey bars are the previous setting."
+        )
         c = self.controls
-        controls = W.VBox([c["mode"], W.HBox([c["lambda_pred"], c["beta_12"], c["beta_21"]]),
-                           W.HBox([c["temperature"], c["latent_dim"], c["allow_negative"]]),
-                           W.HBox([self.progress, self.status])])
+        controls = W.VBox(
+            [
+                c["mode"],
+                W.HBox([c["lambda_pred"], c["beta_12"], c["beta_21"]]),
+                W.HBox([c["temperature"], c["latent_dim"], c["allow_negative"]]),
+                W.HBox([self.progress, self.status]),
+            ]
+        )
         self.live_box = W.VBox([views["loss"], views["probes"], views["bounds"]])
         # Without stored results the CIFAR-10 figure would be empty axes: show only the message.
         self._cifar_view = W.Box([views["cifar"]])
@@ -350,10 +480,17 @@ class Explorer:
     def settings(self) -> dict:
         """The keyword arguments of `train_toy` that the current widget values stand for."""
         c = self.controls
-        return dict(lambda_pred=float(c["lambda_pred"].value), beta_12=float(c["beta_12"].value),
-                    beta_21=float(c["beta_21"].value), temperature=float(c["temperature"].value),
-                    latent_dim=int(c["latent_dim"].value), steps=self.steps, batch_size=self.batch_size,
-                    seed=self.seed, allow_negative_beta=bool(c["allow_negative"].value))
+        return dict(
+            lambda_pred=float(c["lambda_pred"].value),
+            beta_12=float(c["beta_12"].value),
+            beta_21=float(c["beta_21"].value),
+            temperature=float(c["temperature"].value),
+            latent_dim=int(c["latent_dim"].value),
+            steps=self.steps,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            allow_negative_beta=bool(c["allow_negative"].value),
+        )
 
     def recompute(self) -> ToyResult:
         """Retrain with the current settings and redraw the live figures in place. The old
@@ -364,12 +501,12 @@ class Explorer:
         self.status.value = "training…"
 
         def on_step(done: int, total: int) -> None:
-            if done % 10 == 0 or done == total:       # a few widget messages, not one per step
+            if done % 10 == 0 or done == total:  # a few widget messages, not one per step
                 self.progress.value = done
 
         try:
             result = train_toy(**settings, data=self.data, callback=on_step, num_threads=self.num_threads)
-        except ValueError as err:                    # bad settings: say so, keep the old figures
+        except ValueError as err:  # bad settings: say so, keep the old figures
             self.progress.bar_style = "danger"
             self.status.value = f"<span style='color:#c00'>{html.escape(str(err))}</span>"
             raise
@@ -386,8 +523,11 @@ class Explorer:
     def _blew_up(result: ToyResult) -> bool:
         """A warning colour for the progress bar: a negative beta, a diverged or non-finite run."""
         s = result.settings
-        return (min(s["beta_12"], s["beta_21"]) < 0 or result.diverged_at is not None
-                or not all(math.isfinite(v) for v in result.probes.values()))
+        return (
+            min(s["beta_12"], s["beta_21"]) < 0
+            or result.diverged_at is not None
+            or not all(math.isfinite(v) for v in result.probes.values())
+        )
 
     def _summary(self, result: ToyResult) -> str:
         """The numbers the probe figure shows, each with its chance level, and for a negative
@@ -397,20 +537,28 @@ class Explorer:
         text = f"{len(result.history['loss'])} steps in {self.last_seconds:.2f} s. Probe accuracy: {read}"
         s = result.settings
         if min(s["beta_12"], s["beta_21"]) < 0:
-            text += ("<br><span style='color:#c00'>β &lt; 0 rewards the KL upper bound, which has no limit: "
-                     f"final KL(q1‖q2) = {_fmt(result.final('kl_12'))} nats. " + _negative_reading(p))
+            text += (
+                "<br><span style='color:#c00'>β &lt; 0 rewards the KL upper bound, which has no limit: "
+                f"final KL(q1‖q2) = {_fmt(result.final('kl_12'))} nats. " + _negative_reading(p)
+            )
             if result.diverged_at is not None:
                 text += f" The loss became non-finite at step {result.diverged_at}."
             text += "</span>"
         elif result.diverged_at is not None:
-            text += f"<br><span style='color:#c00'>the loss became non-finite at step {result.diverged_at}.</span>"
+            step = result.diverged_at
+            text += f"<br><span style='color:#c00'>the loss became non-finite at step {step}.</span>"
         return text
 
     def _refresh_static(self) -> None:
         if self.static:
-            for name, out in self._outputs.items():   # replace, not append: one figure each
-                out.outputs = ({"output_type": "display_data", "data": figure_bundle(self.figures[name]),
-                                "metadata": {}},)
+            for name, out in self._outputs.items():  # replace, not append: one figure each
+                out.outputs = (
+                    {
+                        "output_type": "display_data",
+                        "data": figure_bundle(self.figures[name]),
+                        "metadata": {},
+                    },
+                )
 
     # --- callbacks
 
@@ -443,9 +591,9 @@ class Explorer:
         self.live_box.layout.display = None if live else "none"
         self.cifar_box.layout.display = "none" if live else None
         for name in ("lambda_pred", "temperature", "latent_dim", "allow_negative"):
-            self.controls[name].disabled = not live        # the stored sweep varies beta only
+            self.controls[name].disabled = not live  # the stored sweep varies beta only
         if live and self.settings() != self._trained_settings:
-            self.recompute()                                # betas moved while in CIFAR-10 mode
+            self.recompute()  # betas moved while in CIFAR-10 mode
         elif not live:
             self._update_cifar()
 
@@ -458,7 +606,8 @@ class Explorer:
             row = self.rows[selected]
             self.figures["cifar"].layout.title.text = (
                 f"CIFAR-10 beta sweep (stored GPU results); your setting β12={s['beta_12']:g}, "
-                f"β21={s['beta_21']:g} → nearest stored β12={row['beta_12']:g}, β21={row['beta_21']:g}")
+                f"β21={s['beta_21']:g} → nearest stored β12={row['beta_12']:g}, β21={row['beta_21']:g}"
+            )
         self._refresh_static()
 
     # --- output
@@ -470,10 +619,14 @@ class Explorer:
     def static_html(self) -> str:
         """The figures as HTML (plotly.js from its CDN), for viewers that cannot run widgets."""
         names = ["loss", "probes", "bounds"] + (["cifar"] if self.rows else [])
-        parts = [fig.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False)
-                 for i, fig in enumerate(self.static_figures()[n] for n in names)]
-        note = ("<p><i>Static copy of the coefficient explorer (default settings). Run the notebook in "
-                "JupyterLab, or on Colab with its custom widget manager, to move the sliders.</i></p>")
+        parts = [
+            fig.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False)
+            for i, fig in enumerate(self.static_figures()[n] for n in names)
+        ]
+        note = (
+            "<p><i>Static copy of the coefficient explorer (default settings). Run the notebook in "
+            "JupyterLab, or on Colab with its custom widget manager, to move the sliders.</i></p>"
+        )
         return note + "\n".join(parts)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -487,16 +640,23 @@ class Explorer:
         return bundle
 
 
-def build_explorer(results_dir: str | Path = results_io.RESULTS_DIR, seed: int = 0, steps: int = LIVE_STEPS,
-                   batch_size: int = 256, num_threads: int = 1, static: bool = False,
-                   run: bool = True) -> Explorer:
+def build_explorer(
+    results_dir: str | Path = results_io.RESULTS_DIR,
+    seed: int = 0,
+    steps: int = LIVE_STEPS,
+    batch_size: int = 256,
+    num_threads: int = 1,
+    static: bool = False,
+    run: bool = True,
+) -> Explorer:
     """An Explorer with the default settings, trained once unless run=False.
 
     results_dir: where CIFAR-10 mode looks for stored sweeps; num_threads: torch threads for
     the live training; static: plain figures in Output widgets instead of FigureWidgets.
     """
-    explorer = Explorer(results_dir, seed=seed, steps=steps, batch_size=batch_size, num_threads=num_threads,
-                        static=static)
+    explorer = Explorer(
+        results_dir, seed=seed, steps=steps, batch_size=batch_size, num_threads=num_threads, static=static
+    )
     if run:
         explorer.recompute()
     return explorer

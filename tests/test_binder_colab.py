@@ -1,4 +1,5 @@
-"""Binder's configuration matches requirements.txt; every Colab/Binder badge points at a notebook that exists."""
+"""Binder's configuration matches requirements.txt; every Colab or Binder badge opens a notebook."""
+
 import re
 from pathlib import Path
 
@@ -9,8 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SLUG = "superinfo-course/superinfo"
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s;#]+)")
-COLAB = re.compile(r"https://colab\.research\.google\.com/github/([\w.\-]+/[\w.\-]+)/blob/([\w.\-]+)/([^)\s\"']+\.ipynb)")
-BINDER = re.compile(r"https://mybinder\.org/v2/gh/([\w.\-]+/[\w.\-]+)/([\w.\-]+)\?urlpath=lab/tree/([^)\s\"']+\.ipynb)")
+COLAB = re.compile(
+    r"https://colab\.research\.google\.com/github/([\w.\-]+/[\w.\-]+)/blob/([\w.\-]+)/([^)\s\"']+\.ipynb)"
+)
+BINDER = re.compile(
+    r"https://mybinder\.org/v2/gh/([\w.\-]+/[\w.\-]+)/([\w.\-]+)\?urlpath=lab/tree/([^)\s\"']+\.ipynb)"
+)
 # A markdown badge: [![alt](image)](link)
 BADGE = re.compile(r"\[!\[[^\]]*\]\(([^)]+)\)\]\(([^)]+)\)")
 
@@ -28,7 +33,11 @@ def runtime_pins(path: Path) -> dict[str, str]:
 
 
 def all_pins(path: Path) -> dict[str, str]:
-    return {m.group(1).lower(): m.group(2) for m in map(PIN.match, map(str.strip, path.read_text().splitlines())) if m}
+    return {
+        m.group(1).lower(): m.group(2)
+        for m in map(PIN.match, map(str.strip, path.read_text().splitlines()))
+        if m
+    }
 
 
 def test_binder_requirements_match_top_level():
@@ -49,7 +58,8 @@ def test_binder_uses_cpu_torch_and_python_311():
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     post_build = ROOT / "binder" / "postBuild"
     if post_build.exists():
-        lines = [l.strip() for l in post_build.read_text().splitlines() if l.strip() and not l.startswith("#")]
+        text = post_build.read_text().splitlines()
+        lines = [line.strip() for line in text if line.strip() and not line.startswith("#")]
         assert lines[0] == "set -e", "postBuild must start with `set -e` (otherwise failures pass silently)"
 
 
@@ -72,13 +82,14 @@ def test_readme_badges_point_at_existing_notebooks():
     if not readme.exists():
         pytest.skip("no README.md yet")
     links = badge_links(readme.read_text())
-    colab = [l for l in links if COLAB.search(l)]
+    colab = [link for link in links if COLAB.search(link)]
     assert colab, "README.md has no Open in Colab badge"
     for link in links:
         check_link(link, "README.md")
-    binder = [l for l in links if BINDER.search(l)]
-    assert binder and any("notebooks/01_setup_and_data.ipynb" in l for l in binder), \
+    binder = [link for link in links if BINDER.search(link)]
+    assert binder and any("notebooks/01_setup_and_data.ipynb" in link for link in binder), (
         "README.md needs a Binder badge that opens notebooks/01_setup_and_data.ipynb"
+    )
 
 
 NOTEBOOK_FILES = sorted(p for p in NOTEBOOKS.glob("*.ipynb") if not p.name.endswith(".out.ipynb"))
@@ -89,11 +100,13 @@ def test_notebook_colab_badge_and_setup(path):
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
     assert first.cell_type == "markdown"
-    links = [l for l in badge_links(first.source) if COLAB.search(l)]
+    links = [link for link in badge_links(first.source) if COLAB.search(link)]
     assert links, f"{path.name}: the first cell has no Open in Colab badge"
     for link in links:
         check_link(link, path.name)
-        assert COLAB.search(link).group(3) == f"notebooks/{path.name}", f"{path.name}: badge links to another notebook"
+        assert COLAB.search(link).group(3) == f"notebooks/{path.name}", (
+            f"{path.name}: badge links to another notebook"
+        )
     # The first code cell installs the course only on Colab, and enables Colab's widget manager.
     setup = next(c for c in nb.cells if c.cell_type == "code").source
     assert '"google.colab" in sys.modules' in setup or "'google.colab' in sys.modules" in setup

@@ -15,6 +15,7 @@ goes to the test's tmp folder and to test-output/ (ignored by git). The server i
 whatever the outcome. Chromium is Debian's (`make browser` installs it); without it the
 test skips, or fails when $CI is set. See ../shared/docs/browser-testing.md.
 """
+
 import json
 import os
 import secrets
@@ -31,20 +32,39 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO_ROOT / "notebooks" / "07_coefficient_explorer.ipynb"
-CHROMIUM = Path("/usr/lib/chromium/chromium")   # the real binary; /usr/bin/chromium is a wrapper script
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+CHROMIUM = Path("/usr/lib/chromium/chromium")  # the real binary; /usr/bin/chromium is a wrapper script
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
 # windowingMode "none": every cell stays in the page, so the error check sees all outputs.
-LAB_SETTINGS = {"@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True,
-                                                            "windowingMode": "none"},
-                "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False,
-                                                                "doNotDisturbMode": True}}
-SLOW_MS = 120_000   # kernel start and the first training on a busy 2-core machine
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True, "windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
+}
+SLOW_MS = 120_000  # kernel start and the first training on a busy 2-core machine
 NOTEBOOKS = REPO_ROOT / "notebooks"
 IDLE = ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
-COURSE = ("01_setup_and_data", "02_predictive_information", "03_superfluous_information",
-          "04_superinfo_objective", "05_training_cifar10", "06_evaluation", "07_coefficient_explorer")
+COURSE = (
+    "01_setup_and_data",
+    "02_predictive_information",
+    "03_superfluous_information",
+    "04_superinfo_objective",
+    "05_training_cifar10",
+    "06_evaluation",
+    "07_coefficient_explorer",
+)
 # The time each notebook may take under "auto" on a 2-core CPU (the course promises <= 2 minutes),
 # Run All to the last cell; the margin covers kernel start and a browser on the same two cores.
 STATED_S = 120
@@ -83,7 +103,7 @@ READ_TOTAL_LOSS = """() => {
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-except ImportError:            # need_browser() skips (or fails in CI) with the reason
+except ImportError:  # need_browser() skips (or fails in CI) with the reason
     PlaywrightTimeout = TimeoutError
 
 CHANGED_FROM = f"""before => {{
@@ -117,10 +137,13 @@ def start_lab(tmp: Path, port: int, token: str, notebooks=(NOTEBOOK,)) -> subpro
     """JupyterLab isolated in tmp, off the network, serving copies of `notebooks`; the kernel is
     this venv's Python (the venv's python3 kernelspec runs sys.executable) with the repository on
     PYTHONPATH."""
-    dirs = {name: tmp / name for name in ("root", "config", "runtime", "data", "ipython", "settings", "workspaces")}
+    dirs = {
+        name: tmp / name
+        for name in ("root", "config", "runtime", "data", "ipython", "settings", "workspaces")
+    }
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    for notebook in notebooks:      # outputs, checkpoints and edits stay out of the repository
+    for notebook in notebooks:  # outputs, checkpoints and edits stay out of the repository
         shutil.copy(notebook, dirs["root"] / notebook.name)
     # Start the notebook's kernel without the "Select Kernel" dialog (it appears when the kernel
     # specs load late, as on a busy machine), and no news prompt over the page.
@@ -128,24 +151,42 @@ def start_lab(tmp: Path, port: int, token: str, notebooks=(NOTEBOOK,)) -> subpro
         path = dirs["settings"] / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-           "JUPYTER_CONFIG_DIR": str(dirs["config"]), "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-           "JUPYTER_DATA_DIR": str(dirs["data"]), "IPYTHONDIR": str(dirs["ipython"]),
-           "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           "--ServerApp.open_browser=False", f"--ServerApp.root_dir={dirs['root']}",
-           f"--LabApp.user_settings_dir={dirs['settings']}", f"--LabApp.workspaces_dir={dirs['workspaces']}",
-           "--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "IPYTHONDIR": str(dirs["ipython"]),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        f"--ServerApp.root_dir={dirs['root']}",
+        f"--LabApp.user_settings_dir={dirs['settings']}",
+        f"--LabApp.workspaces_dir={dirs['workspaces']}",
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--ServerApp.allow_root=True")                # CI runs as root
+        cmd.append("--ServerApp.allow_root=True")  # CI runs as root
     log = open(tmp / "jupyterlab.log", "w")
     # A new session: the kernels the server starts share its process group, so the cleanup
     # can end exactly the processes this test started.
-    return subprocess.Popen(cmd, env=env, cwd=dirs["root"], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, env=env, cwd=dirs["root"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_ready(proc: subprocess.Popen, url: str, token: str, log: Path, timeout_s: float = 60) -> None:
@@ -167,15 +208,16 @@ def wait_ready(proc: subprocess.Popen, url: str, token: str, log: Path, timeout_
 def stop_lab(proc: subprocess.Popen, url: str, token: str) -> None:
     """Ask the server to shut down (it stops its kernels), then end its process group."""
     try:
-        req = urllib.request.Request(f"{url}/api/shutdown", method="POST",
-                                     headers={"Authorization": f"token {token}"})
+        req = urllib.request.Request(
+            f"{url}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"}
+        )
         urllib.request.urlopen(req, timeout=5).close()
         proc.wait(timeout=15)
     except (OSError, subprocess.TimeoutExpired):
         pass
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            os.killpg(proc.pid, sig)          # the group this test created (server + its kernels)
+            os.killpg(proc.pid, sig)  # the group this test created (server + its kernels)
         except ProcessLookupError:
             return
         try:
@@ -206,8 +248,9 @@ def run_all(page, attempts: int = 5, watch: str = "last") -> None:
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
         try:
-            page.wait_for_function("el => el.textContent.trim() !== '[ ]:'", arg=prompt.element_handle(),
-                                   timeout=10_000)
+            page.wait_for_function(
+                "el => el.textContent.trim() !== '[ ]:'", arg=prompt.element_handle(), timeout=10_000
+            )
             return
         except PlaywrightTimeout:
             continue
@@ -230,19 +273,26 @@ def test_explorer_in_jupyterlab(tmp_path):
         wait_ready(server, url, token, tmp_path / "lab" / "jupyterlab.log")
         with sync_playwright() as pw:
             browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-                args=BROWSER_ARGS, viewport={"width": 1400, "height": 1900})
+                str(tmp_path / "chromium-profile"),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=BROWSER_ARGS,
+                viewport={"width": 1400, "height": 1900},
+            )
             page = None
             try:
                 page = browser.pages[0] if browser.pages else browser.new_page()
                 page.set_default_timeout(SLOW_MS)
                 page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}")
-                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+                page.wait_for_selector(
+                    ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
+                )
                 wait_kernel_idle(url, token)
                 run_all(page)
                 # "attached", not visible: the faint previous-run traces come first and are still empty
-                page.wait_for_selector(".superinfo-explorer .js-plotly-plot .scatterlayer path.js-line",
-                                       state="attached")
+                page.wait_for_selector(
+                    ".superinfo-explorer .js-plotly-plot .scatterlayer path.js-line", state="attached"
+                )
                 page.wait_for_function(f"({READ_TOTAL_LOSS})() !== null")
                 before = page.evaluate(READ_TOTAL_LOSS)
                 assert len(before) == LIVE_STEPS
@@ -251,24 +301,28 @@ def test_explorer_in_jupyterlab(tmp_path):
 
                 handle = page.locator(".explorer-beta_12 .noUi-handle")
                 handle.focus()
-                handle.press("ArrowRight")                            # beta_12: 0 -> 1e-4, one step
-                page.wait_for_function(CHANGED_FROM, arg=before)      # the kernel retrains, then the plot updates
+                handle.press("ArrowRight")  # beta_12: 0 -> 1e-4, one step
+                page.wait_for_function(CHANGED_FROM, arg=before)  # the kernel retrains, then the plot updates
                 after = page.evaluate(READ_TOTAL_LOSS)
                 assert readout.inner_text().strip() == "0.0001"
-                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+                page.wait_for_selector(
+                    ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
+                )
                 page.screenshot(path=str(shot), full_page=True)
 
-                errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error'], "
-                                      ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+                errors = page.locator(
+                    ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error'], "
+                    ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                )
                 assert errors.count() == 0, errors.all_inner_texts()
                 assert "Error displaying widget" not in page.inner_text("body")
                 # the widget view was chosen, not the static HTML copy that rides along in the bundle
                 assert page.get_by_text("Static copy of the coefficient explorer").count() == 0
             finally:
-                if page is not None and not shot.exists():            # a failure: show how the page looked
+                if page is not None and not shot.exists():  # a failure: show how the page looked
                     try:
                         page.screenshot(path=str(shot), full_page=True)
-                    except Exception as err:                          # keep the original failure
+                    except Exception as err:  # keep the original failure
                         print(f"no failure screenshot: {err}")
                 browser.close()
     finally:
@@ -304,7 +358,7 @@ def screenshot_notebook(page, path: Path) -> None:
     width = page.viewport_size["width"]
     page.set_viewport_size({"width": width, "height": min(int(height) + 160, 16_000)})
     page.evaluate(f"() => {{ {outer}.scrollTop = 0; }}")
-    page.wait_for_timeout(800)             # plotly redraws on resize
+    page.wait_for_timeout(800)  # plotly redraws on resize
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": width, "height": 1000})
 
@@ -327,8 +381,12 @@ def test_course_in_jupyterlab(tmp_path):
         with sync_playwright() as pw:
             # About the width a learner's browser gives: the output area is ~970 px wide.
             browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-                args=BROWSER_ARGS, viewport={"width": 1280, "height": 1000})
+                str(tmp_path / "chromium-profile"),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=BROWSER_ARGS,
+                viewport={"width": 1280, "height": 1000},
+            )
             try:
                 page = browser.pages[0] if browser.pages else browser.new_page()
                 page.set_default_timeout(SLOW_MS)
@@ -339,7 +397,7 @@ def test_course_in_jupyterlab(tmp_path):
                     wait_kernel_idle(url, token)
                     sidebar = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
                     if sidebar.count():
-                        sidebar.first.click()                   # collapse the file browser
+                        sidebar.first.click()  # collapse the file browser
                     run_started = time.monotonic()
                     run_all(page, watch="first")
                     try:
@@ -352,7 +410,7 @@ def test_course_in_jupyterlab(tmp_path):
                     assert not errors, f"{name}: error output:\n" + "\n---\n".join(errors)
                     assert timings[name] <= STATED_S + MARGIN_S, (name, timings[name])
                     figures = lab / "root" / "outputs" / f"{name}.json"
-                    if name != "07_coefficient_explorer":              # the explorer writes no figures
+                    if name != "07_coefficient_explorer":  # the explorer writes no figures
                         exercises = json.loads(figures.read_text()).get("exercises", {})
                         assert all(v == "fallback" for v in exercises.values()), (name, exercises)
                     shut_down_kernels(url, token)

@@ -140,7 +140,9 @@ def test_evaluate_model_is_one_evaluation_whatever_gives_the_features():
     mu = lambda x: model.features(x.float(), "mu")
     from superinfo_lib.data import normalize
 
-    expected_mu = knn_accuracy(mu(normalize(data.train_x)), data.train_y, mu(normalize(data.test_x)), data.test_y, 10)
+    expected_mu = knn_accuracy(
+        mu(normalize(data.train_x)), data.train_y, mu(normalize(data.test_x)), data.test_y, 10
+    )
     assert scores["knn_top1_mu"] == pytest.approx(expected_mu)
     rob = scores["robustness"]
     assert rob["n_test"] == 60 and set(rob["clean"]) == {"knn", "linear"}

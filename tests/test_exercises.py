@@ -1,6 +1,7 @@
 """The exercise checks: a right answer passes; each classic wrong answer fails with a message that
 says which case and what went wrong. The "right" versions below are written the way a learner
 would (and as the notebooks' solution cells do), not copied from the library."""
+
 import math
 
 import pytest
@@ -35,6 +36,7 @@ def assert_fails(result, *fragments):
 
 # ----------------------------------------------------------------------------- the machinery
 
+
 def test_every_library_version_passes_its_own_check():
     for name, (check, library_fn) in EXERCISES.items():
         result = check(library_fn)
@@ -49,8 +51,7 @@ def test_a_stub_is_not_implemented_yet(name):
     def stub(*args, **kwargs):
         raise NotImplementedError
 
-    def ellipsis_stub(*args, **kwargs):
-        ...
+    def ellipsis_stub(*args, **kwargs): ...
 
     for fn in (stub, ellipsis_stub):
         result = check(fn)
@@ -59,8 +60,9 @@ def test_a_stub_is_not_implemented_yet(name):
 
 def test_use_or_fallback_keeps_a_solved_exercise(capsys):
     figures = {}
-    fn = use_or_fallback("gaussian_kl", right_gaussian_kl, exercises.check_gaussian_kl,
-                         losses.gaussian_kl, figures)
+    fn = use_or_fallback(
+        "gaussian_kl", right_gaussian_kl, exercises.check_gaussian_kl, losses.gaussian_kl, figures
+    )
     assert fn is right_gaussian_kl
     assert figures["exercises"] == {"gaussian_kl": "solved"}
     out = capsys.readouterr().out
@@ -75,8 +77,9 @@ def test_use_or_fallback_on_a_stub_says_so_in_one_line(capsys):
     fn = use_or_fallback("kl", gaussian_kl, exercises.check_gaussian_kl, losses.gaussian_kl, figures)
     assert fn is losses.gaussian_kl
     assert figures["exercises"] == {"other": "solved", "kl": "fallback"}
-    assert capsys.readouterr().out == ("exercise 'kl' not solved yet: using superinfo_lib.losses.gaussian_kl "
-                                       "for the rest of the notebook\n")
+    assert capsys.readouterr().out == (
+        "exercise 'kl' not solved yet: using superinfo_lib.losses.gaussian_kl for the rest of the notebook\n"
+    )
 
 
 def test_use_or_fallback_on_a_wrong_answer_names_the_failing_case(capsys):
@@ -89,11 +92,13 @@ def test_use_or_fallback_on_a_wrong_answer_names_the_failing_case(capsys):
 
 def test_an_exception_in_the_answer_is_reported_not_raised():
     def broken(mu_a, logvar_a, mu_b, logvar_b):
-        return mu_a @ logvar_b                          # shapes (N, K) @ (N, K) do not multiply
+        return mu_a @ logvar_b  # shapes (N, K) @ (N, K) do not multiply
+
     assert_fails(exercises.check_gaussian_kl(broken), "KL of identical Gaussians: raised RuntimeError")
 
 
 # ----------------------------------------------------------------------------- notebook 1
+
 
 def right_flip(images, flip):
     mirrored = images.flip(-1)
@@ -103,21 +108,24 @@ def right_flip(images, flip):
 def right_crop_theta(params):
     cx, cy, w, h = params[:, 0], params[:, 1], params[:, 2], params[:, 3]
     zero = torch.zeros_like(w)
-    return torch.stack([torch.stack([w, zero, 2 * cx - 1], 1),
-                        torch.stack([zero, h, 2 * cy - 1], 1)], 1)
+    return torch.stack([torch.stack([w, zero, 2 * cx - 1], 1), torch.stack([zero, h, 2 * cy - 1], 1)], 1)
 
 
 def test_flip_check():
     assert exercises.check_flip_horizontal(right_flip).passed
 
-    def whole_batch(images, flip):                     # one coin for the batch: the classic bug
+    def whole_batch(images, flip):  # one coin for the batch: the classic bug
         return images.flip(-1) if flip.any() else images
-    assert_fails(exercises.check_flip_horizontal(whole_batch),
-                 "with flip = [1, 0, 0, 1], image 1 (flag 0) should be unchanged, but it is mirrored",
-                 "per sample")
+
+    assert_fails(
+        exercises.check_flip_horizontal(whole_batch),
+        "with flip = [1, 0, 0, 1], image 1 (flag 0) should be unchanged, but it is mirrored",
+        "per sample",
+    )
 
     def upside_down(images, flip):
         return torch.where(flip.view(-1, 1, 1, 1) > 0, images.flip(-2), images)
+
     assert_fails(exercises.check_flip_horizontal(upside_down), "image 0 (flag 1)", "upside down")
 
     def in_place(images, flip):
@@ -125,6 +133,7 @@ def test_flip_check():
             if flip[i]:
                 images[i] = images[i].flip(-1)
         return images
+
     assert_fails(exercises.check_flip_horizontal(in_place), "changed in place")
 
 
@@ -135,23 +144,31 @@ def test_crop_theta_check():
         theta = right_crop_theta(params)
         theta[:, 0, 2], theta[:, 1, 2] = params[:, 0], params[:, 1]
         return theta
-    assert_fails(exercises.check_crop_theta(centre_not_shifted), "the whole image",
-                 "should be [[[1, 0, 0], [0, 1, 0]]], got [[[1, 0, 0.5], [0, 1, 0.5]]]", "2 * cx - 1")
+
+    assert_fails(
+        exercises.check_crop_theta(centre_not_shifted),
+        "the whole image",
+        "should be [[[1, 0, 0], [0, 1, 0]]], got [[[1, 0, 0.5], [0, 1, 0.5]]]",
+        "2 * cx - 1",
+    )
 
     def half_scale(params):
         theta = right_crop_theta(params)
         theta[:, 0, 0], theta[:, 1, 1] = params[:, 2] / 2, params[:, 3] / 2
         return theta
+
     assert_fails(exercises.check_crop_theta(half_scale), "the whole image", "the scale is w itself")
 
     def axes_swapped(params):
         return right_crop_theta(params[:, [1, 0, 3, 2] + list(range(4, 11))])
+
     assert_fails(exercises.check_crop_theta(axes_swapped), "the left half", "row 0 is x")
 
-    def with_flip(params):                              # copied from apply_aug_params: flips twice later
+    def with_flip(params):  # copied from apply_aug_params: flips twice later
         theta = right_crop_theta(params)
         theta[:, 0, 0] = theta[:, 0, 0] * (1 - 2 * params[:, 4])
         return theta
+
     assert_fails(exercises.check_crop_theta(with_flip), "flipped box", "leave the flip out")
 
 
@@ -161,7 +178,7 @@ def test_crop_and_flip_references_rebuild_the_library_views():
     images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=g)
     params = data.sample_aug_params(6, data.AugmentConfig(), g)
     params[:, 4] = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
-    params[:, 5:] = torch.tensor([0.0, 1.0, 1.0, 1.0, 0.0, 0.0])   # no jitter, factors 1, no grayscale
+    params[:, 5:] = torch.tensor([0.0, 1.0, 1.0, 1.0, 0.0, 0.0])  # no jitter, factors 1, no grayscale
     library = data.apply_aug_params(images, params)
     x = images.float() / 255
     grid = F.affine_grid(exercises.crop_theta(params), (6, 3, 32, 32), align_corners=False)
@@ -171,6 +188,7 @@ def test_crop_and_flip_references_rebuild_the_library_views():
 
 
 # ----------------------------------------------------------------------------- notebook 2
+
 
 def right_info_nce_loop(scores):
     two_n = scores.shape[0]
@@ -190,28 +208,31 @@ def test_info_nce_check():
     def no_self_mask(scores):
         n = len(scores) // 2
         return F.cross_entropy(scores, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-    assert_fails(exercises.check_info_nce(no_self_mask),
-                 "one pair (N = 1)", "should be 0", "exclude b = a")
+
+    assert_fails(exercises.check_info_nce(no_self_mask), "one pair (N = 1)", "should be 0", "exclude b = a")
 
     def summed(scores):
         return exercises.info_nce_from_scores(scores) * len(scores)
+
     assert_fails(exercises.check_info_nce(summed), "average over the 2N anchors")
 
     def view_one_anchors_only(scores):
         n = len(scores) // 2
         masked = scores.masked_fill(torch.eye(2 * n, dtype=torch.bool), -math.inf)
         return F.cross_entropy(masked[:n], torch.arange(n, 2 * n))
-    assert_fails(exercises.check_info_nce(view_one_anchors_only), "random scores, N = 3",
-                 "view 2's rows too")
 
-    def adjacent_pairs(scores):                         # rows 2i and 2i + 1 taken as the pairs
+    assert_fails(exercises.check_info_nce(view_one_anchors_only), "random scores, N = 3", "view 2's rows too")
+
+    def adjacent_pairs(scores):  # rows 2i and 2i + 1 taken as the pairs
         two_n = len(scores)
         masked = scores.masked_fill(torch.eye(two_n, dtype=torch.bool), -math.inf)
         return F.cross_entropy(masked, torch.arange(two_n) ^ 1)
+
     assert_fails(exercises.check_info_nce(adjacent_pairs), "random scores, N = 3", "should be")
 
     def as_float(scores):
         return exercises.info_nce_from_scores(scores).item()
+
     assert_fails(exercises.check_info_nce(as_float), "should return a torch tensor", "got float")
 
 
@@ -226,6 +247,7 @@ def test_info_nce_from_scores_matches_the_library_on_cosine_scores():
 
 
 # ----------------------------------------------------------------------------- notebook 3
+
 
 def right_gaussian_kl(mu_a, logvar_a, mu_b, logvar_b):
     var_a, var_b = logvar_a.exp(), logvar_b.exp()
@@ -243,23 +265,36 @@ def right_reparameterize(mu, logvar, eps):
 
 def test_gaussian_kl_check():
     assert exercises.check_gaussian_kl(right_gaussian_kl).passed
-    assert_fails(exercises.check_gaussian_kl(swapped_kl),
-                 "KL(N(0, 1) || N(0, 4)): should be 0.3181, got 0.8069", "are a and b swapped?")
+    assert_fails(
+        exercises.check_gaussian_kl(swapped_kl),
+        "KL(N(0, 1) || N(0, 4)): should be 0.3181, got 0.8069",
+        "are a and b swapped?",
+    )
 
     def mean_over_dims(mu_a, logvar_a, mu_b, logvar_b):
         return right_gaussian_kl(mu_a, logvar_a, mu_b, logvar_b) / mu_a.shape[1]
-    assert_fails(exercises.check_gaussian_kl(mean_over_dims), "two dimensions", "should be 1, got 0.5",
-                 "mean over dimensions")
+
+    assert_fails(
+        exercises.check_gaussian_kl(mean_over_dims),
+        "two dimensions",
+        "should be 1, got 0.5",
+        "mean over dimensions",
+    )
 
     def batch_mean(mu_a, logvar_a, mu_b, logvar_b):
         return right_gaussian_kl(mu_a, logvar_a, mu_b, logvar_b).mean()
+
     assert_fails(exercises.check_gaussian_kl(batch_mean), "should have shape (3,), got ()")
 
     def forgets_the_minus_one(mu_a, logvar_a, mu_b, logvar_b):
         var_a, var_b = logvar_a.exp(), logvar_b.exp()
         return 0.5 * (logvar_b - logvar_a + (var_a + (mu_a - mu_b) ** 2) / var_b).sum(dim=1)
-    assert_fails(exercises.check_gaussian_kl(forgets_the_minus_one),
-                 "KL of identical Gaussians: should be [0, 0, 0]", "got [2, 2, 2]")
+
+    assert_fails(
+        exercises.check_gaussian_kl(forgets_the_minus_one),
+        "KL of identical Gaussians: should be [0, 0, 0]",
+        "got [2, 2, 2]",
+    )
 
 
 def test_reparameterize_check():
@@ -267,15 +302,22 @@ def test_reparameterize_check():
 
     def variance_not_std(mu, logvar, eps):
         return mu + torch.exp(logvar) * eps
-    assert_fails(exercises.check_reparameterize(variance_not_std), "variance 4", "should be 2, got 4",
-                 "exp(logvar / 2)")
+
+    assert_fails(
+        exercises.check_reparameterize(variance_not_std),
+        "variance 4",
+        "should be 2, got 4",
+        "exp(logvar / 2)",
+    )
 
     def detached(mu, logvar, eps):
         return (mu + torch.exp(0.5 * logvar) * eps).detach()
+
     assert_fails(exercises.check_reparameterize(detached), "gradients", "no gradient")
 
-    def sampled_by_torch(mu, logvar, eps):                  # draws its own noise: ignores eps
+    def sampled_by_torch(mu, logvar, eps):  # draws its own noise: ignores eps
         return torch.normal(mu, torch.exp(0.5 * logvar))
+
     assert_fails(exercises.check_reparameterize(sampled_by_torch), "with eps = 0")
 
 
@@ -289,8 +331,8 @@ def test_reparameterize_reference_is_the_models_sample():
 
 # ----------------------------------------------------------------------------- notebook 4
 
-def right_superinfo_loss(p1, p2, mu1, logvar1, mu2, logvar2, *, lambda_pred, beta_12, beta_21,
-                         temperature):
+
+def right_superinfo_loss(p1, p2, mu1, logvar1, mu2, logvar2, *, lambda_pred, beta_12, beta_21, temperature):
     nce = losses.info_nce(p1, p2, temperature)
     kl_12 = losses.gaussian_kl(mu1, logvar1, mu2, logvar2).mean()
     kl_21 = losses.gaussian_kl(mu2, logvar2, mu1, logvar1).mean()
@@ -309,22 +351,36 @@ def test_superinfo_loss_check():
 
     def directions_swapped(*args, beta_12, beta_21, **kwargs):
         return right_superinfo_loss(*args, beta_12=beta_21, beta_21=beta_12, **kwargs)
+
     assert_fails(exercises.check_superinfo_loss(directions_swapped), "beta_12 = 1", "are they swapped?")
 
     def kl_summed(p1, p2, mu1, logvar1, mu2, logvar2, *, lambda_pred, beta_12, beta_21, temperature):
-        terms = right_superinfo_loss(p1, p2, mu1, logvar1, mu2, logvar2, lambda_pred=lambda_pred,
-                                     beta_12=beta_12, beta_21=beta_21, temperature=temperature)
+        terms = right_superinfo_loss(
+            p1,
+            p2,
+            mu1,
+            logvar1,
+            mu2,
+            logvar2,
+            lambda_pred=lambda_pred,
+            beta_12=beta_12,
+            beta_21=beta_21,
+            temperature=temperature,
+        )
         n = len(p1)
         terms["loss"] = lambda_pred * terms["nce"] + n * (beta_12 * terms["kl_12"] + beta_21 * terms["kl_21"])
         return terms
+
     assert_fails(exercises.check_superinfo_loss(kl_summed), "mean KL(q1 || q2)", "do not sum")
 
     def lambda_ignored(*args, lambda_pred, **kwargs):
         return right_superinfo_loss(*args, lambda_pred=1.0, **kwargs)
+
     assert_fails(exercises.check_superinfo_loss(lambda_ignored), "lambda_pred = 2")
 
     def total_only(*args, **kwargs):
         return right_superinfo_loss(*args, **kwargs)["loss"]
+
     assert_fails(exercises.check_superinfo_loss(total_only), "should return a dict with keys loss, nce")
 
 
@@ -335,23 +391,31 @@ def test_exponential_warmup_check():
         if warmup_fraction <= 0 or progress >= warmup_fraction or not 0 < start < final:
             return final
         return start + (final - start) * progress / warmup_fraction
+
     assert_fails(exercises.check_exponential_warmup(linear), "half-way", "that is linear")
 
     def ramps_even_to_zero(final, progress, warmup_fraction, start):
         if warmup_fraction <= 0 or progress >= warmup_fraction:
             return final
         return start * (final / start) ** (progress / warmup_fraction)
-    assert_fails(exercises.check_exponential_warmup(ramps_even_to_zero), "final 0 (SimCLR",
-                 "should be 0, got 0.001", "only ramps up")
 
-    def no_hold(final, progress, warmup_fraction, start):      # keeps growing past the warm-up
+    assert_fails(
+        exercises.check_exponential_warmup(ramps_even_to_zero),
+        "final 0 (SimCLR",
+        "should be 0, got 0.001",
+        "only ramps up",
+    )
+
+    def no_hold(final, progress, warmup_fraction, start):  # keeps growing past the warm-up
         if warmup_fraction <= 0 or not 0 < start < final:
             return final
         return start * (final / start) ** (progress / warmup_fraction)
+
     assert_fails(exercises.check_exponential_warmup(no_hold), "after the warm-up (progress 0.8)")
 
 
 # ----------------------------------------------------------------------------- notebook 5
+
 
 def right_lr_at(step, total_steps, warmup_steps, base_lr):
     if step < warmup_steps:
@@ -367,6 +431,7 @@ def test_lr_at_check():
         if step < warmup_steps:
             return base_lr * step / warmup_steps
         return right_lr_at(step, total_steps, warmup_steps, base_lr)
+
     assert_fails(exercises.check_lr_at(starts_at_zero), "step 0 of a 10-step warm-up", "(step + 1)")
 
     def cosine_to_minus_base(step, total_steps, warmup_steps, base_lr):
@@ -374,18 +439,25 @@ def test_lr_at_check():
             return base_lr * (step + 1) / warmup_steps
         progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
         return base_lr * math.cos(math.pi * progress)
+
     assert_fails(exercises.check_lr_at(cosine_to_minus_base), "half-way through the cosine")
 
-    def ends_at_minus_base(step, total_steps, warmup_steps, base_lr):   # right middle, wrong end
+    def ends_at_minus_base(step, total_steps, warmup_steps, base_lr):  # right middle, wrong end
         lr = right_lr_at(step, total_steps, warmup_steps, base_lr)
         return -base_lr if step >= total_steps else lr
-    assert_fails(exercises.check_lr_at(ends_at_minus_base), "the end of training",
-                 "should be 0, got -0.2", "cos alone ends at -base_lr")
+
+    assert_fails(
+        exercises.check_lr_at(ends_at_minus_base),
+        "the end of training",
+        "should be 0, got -0.2",
+        "cos alone ends at -base_lr",
+    )
 
     def cosine_over_all_steps(step, total_steps, warmup_steps, base_lr):
         if step < warmup_steps:
             return base_lr * (step + 1) / warmup_steps
         return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total_steps)))
+
     assert_fails(exercises.check_lr_at(cosine_over_all_steps), "the first cosine step (10)")
 
     def uncapped(step, total_steps, warmup_steps, base_lr):
@@ -393,22 +465,26 @@ def test_lr_at_check():
             return base_lr * (step + 1) / warmup_steps
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return base_lr * 0.5 * (1 + math.cos(math.pi * progress))
+
     assert_fails(exercises.check_lr_at(uncapped), "past the end", "cap the progress at 1")
 
     def divides_by_warmup(step, total_steps, warmup_steps, base_lr):
         if step <= warmup_steps:
             return base_lr * (step + 1) / warmup_steps
         return right_lr_at(step, total_steps, warmup_steps, base_lr)
+
     assert_fails(exercises.check_lr_at(divides_by_warmup), "the first cosine step")
 
-    def warmup_factor(step, total_steps, warmup_steps, base_lr):   # right, but divides by warmup_steps
+    def warmup_factor(step, total_steps, warmup_steps, base_lr):  # right, but divides by warmup_steps
         ramp = min(1.0, (step + 1) / warmup_steps)
         progress = min(1.0, max(0, step - warmup_steps) / (total_steps - warmup_steps))
         return base_lr * ramp * 0.5 * (1 + math.cos(math.pi * progress))
+
     assert_fails(exercises.check_lr_at(warmup_factor), "no warm-up (warmup_steps = 0)", "ZeroDivisionError")
 
 
 # ----------------------------------------------------------------------------- notebook 6
+
 
 def right_knn_predict(train_features, train_labels, test_features, num_classes, k=200, temperature=0.1):
     train_f = F.normalize(train_features.float(), dim=1)
@@ -434,21 +510,30 @@ def test_knn_predict_check():
     def unweighted(train_features, train_labels, test_features, num_classes, k=200, temperature=0.1):
         train_f, test_f = F.normalize(train_features, dim=1), F.normalize(test_features, dim=1)
         _, idx = (test_f @ train_f.T).topk(min(k, len(train_f)), dim=1)
-        votes = torch.zeros(len(test_f), num_classes).scatter_add_(1, train_labels[idx],
-                                                                    torch.ones(idx.shape))
+        votes = torch.zeros(len(test_f), num_classes).scatter_add_(
+            1, train_labels[idx], torch.ones(idx.shape)
+        )
         return votes.argmax(1)
-    assert_fails(exercises.check_knn_predict(unweighted), "weighted votes (k = 4, t = 0.1)",
-                 "should be 0, got 1", "exp(cos / temperature)")
+
+    assert_fails(
+        exercises.check_knn_predict(unweighted),
+        "weighted votes (k = 4, t = 0.1)",
+        "should be 0, got 1",
+        "exp(cos / temperature)",
+    )
 
     def raw_dot_product(train_features, train_labels, test_features, num_classes, k=200, temperature=0.1):
         sim, idx = (test_features @ train_features.T).topk(min(k, len(train_features)), dim=1)
         votes = torch.zeros(len(test_features), num_classes)
         return votes.scatter_add_(1, train_labels[idx], (sim / temperature).exp()).argmax(1)
+
     assert_fails(exercises.check_knn_predict(raw_dot_product), "cosine similarity", "L2-normalise")
 
     def everyone_votes(train_features, train_labels, test_features, num_classes, k=200, temperature=0.1):
-        return right_knn_predict(train_features, train_labels, test_features, num_classes,
-                                 len(train_features), temperature)
+        return right_knn_predict(
+            train_features, train_labels, test_features, num_classes, len(train_features), temperature
+        )
+
     assert_fails(exercises.check_knn_predict(everyone_votes), "only the k nearest vote", "topk")
 
     def k_not_capped(train_features, train_labels, test_features, num_classes, k=200, temperature=0.1):
@@ -456,6 +541,7 @@ def test_knn_predict_check():
         sim, idx = (test_f @ train_f.T).topk(k, dim=1)
         votes = torch.zeros(len(test_f), num_classes)
         return votes.scatter_add_(1, train_labels[idx], (sim / temperature).exp()).argmax(1)
+
     assert_fails(exercises.check_knn_predict(k_not_capped), "k larger than the training set", "raised")
 
 
@@ -464,21 +550,30 @@ def test_few_label_indices_check():
 
     def first_overall(labels, per_class, seed=0):
         return torch.arange(per_class * len(labels.unique()))
-    assert_fails(exercises.check_few_label_indices(first_overall),
-                 "10 per class from 4 classes of 25: should be [10, 10, 10, 10], got [25, 15, 0, 0]")
+
+    assert_fails(
+        exercises.check_few_label_indices(first_overall),
+        "10 per class from 4 classes of 25: should be [10, 10, 10, 10], got [25, 15, 0, 0]",
+    )
 
     def with_replacement(labels, per_class, seed=0):
         g = torch.Generator().manual_seed(seed)
         picks = [(labels == c).nonzero().flatten() for c in labels.unique()]
         return torch.cat([m[torch.randint(len(m), (per_class,), generator=g)] for m in picks])
+
     assert_fails(exercises.check_few_label_indices(with_replacement), "repeat", "without replacement")
 
     def first_of_each_class(labels, per_class, seed=0):
         return torch.cat([(labels == c).nonzero().flatten()[:per_class] for c in labels.unique()])
-    assert_fails(exercises.check_few_label_indices(first_of_each_class), "seeds 0 and 1",
-                 "pick at random")
 
-    def global_rng(labels, per_class, seed=0):                  # ignores the seed
-        return torch.cat([m[torch.randperm(len(m))[:per_class]]
-                          for m in ((labels == c).nonzero().flatten() for c in labels.unique())])
+    assert_fails(exercises.check_few_label_indices(first_of_each_class), "seeds 0 and 1", "pick at random")
+
+    def global_rng(labels, per_class, seed=0):  # ignores the seed
+        return torch.cat(
+            [
+                m[torch.randperm(len(m))[:per_class]]
+                for m in ((labels == c).nonzero().flatten() for c in labels.unique())
+            ]
+        )
+
     assert_fails(exercises.check_few_label_indices(global_rng), "the same seed twice")

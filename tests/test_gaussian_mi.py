@@ -1,14 +1,25 @@
 """superinfo_lib.gaussian_mi: closed forms of the superfluous information and of MIB's KL bound."""
+
 import math
 
 import pytest
 import torch
 
-from superinfo_lib.gaussian_mi import (bound_gap, kl_bound, monte_carlo_kl_bound, sample_covariance_mi,
-                                       sample_views, superfluous_information)
+from superinfo_lib.gaussian_mi import (
+    bound_gap,
+    kl_bound,
+    monte_carlo_kl_bound,
+    sample_covariance_mi,
+    sample_views,
+    superfluous_information,
+)
 
-GRID = [(view_noise, gain, encoder_std) for view_noise in (0.3, 1.0) for gain in (0.5, 2.0)
-        for encoder_std in (0.1, 1.0)]
+GRID = [
+    (view_noise, gain, encoder_std)
+    for view_noise in (0.3, 1.0)
+    for gain in (0.5, 2.0)
+    for encoder_std in (0.1, 1.0)
+]
 
 
 @pytest.mark.parametrize("view_noise,gain,encoder_std", GRID)
@@ -32,7 +43,7 @@ def test_bound_is_truth_plus_a_nonnegative_gap(view_noise, gain, encoder_std):
 
 
 def test_known_values():
-    assert superfluous_information(0.5, 0.0, 1.0) == 0.0 == kl_bound(0.5, 0.0, 1.0)   # z ignores v
+    assert superfluous_information(0.5, 0.0, 1.0) == 0.0 == kl_bound(0.5, 0.0, 1.0)  # z ignores v
     # view_noise 1: Var(v) = 2, Var(v1 | v2) = 2 - 1/2 = 1.5
     assert superfluous_information(1.0, 1.0, 1.0) == pytest.approx(0.5 * math.log(2.5))
     assert kl_bound(1.0, 1.0, 1.0) == 1.0

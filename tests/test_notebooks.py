@@ -8,6 +8,7 @@ The full runs use solutions=True: every exercise's check must pass. The notebook
 (solutions=False) run in the browser test; here a cheap pass runs only the exercise, solution and
 check cells, in this process, and every exercise must fall back to the library's version.
 """
+
 import json
 import math
 import re
@@ -21,20 +22,31 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-SMOKE_LIMIT_S = 180          # per notebook, 2 CPU cores, kernel start included
+SMOKE_LIMIT_S = 180  # per notebook, 2 CPU cores, kernel start included
 EXERCISE_TAGS = ("exercise", "solution", "check")
-COURSE = ("01_setup_and_data", "02_predictive_information", "03_superfluous_information",
-          "04_superinfo_objective", "05_training_cifar10", "06_evaluation")
+COURSE = (
+    "01_setup_and_data",
+    "02_predictive_information",
+    "03_superfluous_information",
+    "04_superinfo_objective",
+    "05_training_cifar10",
+    "06_evaluation",
+)
 TIMINGS: dict[str, float] = {}
 
 
 def execute(name: str, output_dir: Path, **parameters) -> float:
     import papermill
+
     start = time.perf_counter()
     papermill.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"), str(output_dir / f"{name}.out.ipynb"),
-        parameters={"output_dir": str(output_dir), **parameters}, cwd=str(NOTEBOOKS),
-        kernel_name="python3", progress_bar=False)
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(output_dir / f"{name}.out.ipynb"),
+        parameters={"output_dir": str(output_dir), **parameters},
+        cwd=str(NOTEBOOKS),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     return time.perf_counter() - start
 
 
@@ -45,17 +57,25 @@ def output_dir(tmp_path_factory):
 
 # ----------------------------------------------------------------------------- per-notebook checks
 
+
 def check_01(f):
     env = f["environment"]
     # The kernel papermill started is this interpreter (the venv), not some other Python.
     assert Path(env["python_executable"]).resolve() == Path(sys.executable).resolve()
     assert env["device"] in ("cpu", "cuda")
     import torch
+
     assert env["torch"] == torch.__version__
-    assert "JPEG pack" in f["data"]["source"] or "torchvision" in f["data"]["source"] or "synthetic" in f["data"]["source"]
+    assert (
+        "JPEG pack" in f["data"]["source"]
+        or "torchvision" in f["data"]["source"]
+        or "synthetic" in f["data"]["source"]
+    )
     assert len(f["data"]["classes"]) == 10 and sum(f["data"]["train_class_counts"]) == f["data"]["n_train"]
     aug = f["augmentation"]
-    assert aug["distinct_crop_widths"] == aug["gallery_images"], "augmentation parameters are not drawn per sample"
+    assert aug["distinct_crop_widths"] == aug["gallery_images"], (
+        "augmentation parameters are not drawn per sample"
+    )
     assert aug["views_differ_fraction"] == 1.0
     assert aug["view_shape"] == [3, 32, 32]
     corr = f["corruptions"]
@@ -75,7 +95,7 @@ def check_01(f):
 def check_02(f):
     assert f["scratch_vs_library_max_abs_diff"] < 1e-10
     assert f["identical_bound"] <= f["identical_ceiling"] + 1e-9
-    assert f["identical_bound"] > f["identical_ceiling"] - 0.2      # near-perfect critic reaches the ceiling
+    assert f["identical_bound"] > f["identical_ceiling"] - 0.2  # near-perfect critic reaches the ceiling
     assert f["unrelated_bound"] < 0.1
     for p in f["gaussian_sweep"]:
         assert p["bound"] <= p["ceiling"] + 1e-9
@@ -108,8 +128,11 @@ def check_03(f):
     # above 10x the ceiling on all information; with beta > 0 the KL falls below that ceiling.
     toy = f["toy_sigma"]
     betas = sorted({r["beta_12"] for r in toy})
-    mean = {(b, k): statistics.fmean(r[k] for r in toy if r["beta_12"] == b)
-            for b in betas for k in ("sigma_median", "final_kl_12", "info_ceiling")}
+    mean = {
+        (b, k): statistics.fmean(r[k] for r in toy if r["beta_12"] == b)
+        for b in betas
+        for k in ("sigma_median", "final_kl_12", "info_ceiling")
+    }
     assert len(toy) >= 3 * len(betas) and betas[0] == 0.0
     assert mean[(0.0, "sigma_median")] < 0.03 and mean[(0.0, "final_kl_12")] > 1000
     assert mean[(betas[-1], "sigma_median")] > 5 * mean[(0.0, "sigma_median")]
@@ -132,7 +155,7 @@ def check_03(f):
     # Some parameters change low-level statistics so much that even random features reveal them.
     rand = probe["random_init"]
     assert rand["brightness"] > 0.2 and max(rand["crop_w"], rand["crop_h"]) > 0.1 and rand["grayscale"] > 0.05
-    if f["profile"] == "smoke":      # the text: a few dozen steps, trained and random init still close
+    if f["profile"] == "smoke":  # the text: a few dozen steps, trained and random init still close
         assert abs(probe["trained"]["mean_r2"] - probe["random_init"]["mean_r2"]) < 0.1
 
 
@@ -140,6 +163,7 @@ def _same_within_noise(rows, key, pair_a, pair_b, slack):
     """Seed means of rows[key] at two (beta_12, beta_21) pairs differ by at most 3 standard errors
     of their difference plus `slack`."""
     from superinfo_lib.toy import seed_values
+
     a, b = seed_values(rows, key, *pair_a), seed_values(rows, key, *pair_b)
     se = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
     return abs(statistics.fmean(a) - statistics.fmean(b)) <= 3 * se + slack
@@ -147,14 +171,22 @@ def _same_within_noise(rows, key, pair_a, pair_b, slack):
 
 def check_04(f):
     from superinfo_lib.toy import CHANCE, excess_lost, pick_beta_on_validation, seed_mean
+
     assert f["objective_recompose_abs_diff"] < 1e-6
     data = f["data"]
-    assert abs(data["r_from_s_only"] - 0.5) < 0.03          # s explains none of r
+    assert abs(data["r_from_s_only"] - 0.5) < 0.03  # s explains none of r
     assert abs(data["only_view1_shows_r"] - 0.09) < 0.01
     rows = f["toy_sweep"]
     for r in rows:
-        assert {"beta_12", "beta_21", "seed", "nuisance", "specific_beyond_shared", "few_label_acc",
-                "full_label_acc"} <= set(r)
+        assert {
+            "beta_12",
+            "beta_21",
+            "seed",
+            "nuisance",
+            "specific_beyond_shared",
+            "few_label_acc",
+            "full_label_acc",
+        } <= set(r)
     betas = sorted({r["beta_12"] for r in rows if r["beta_12"] == r["beta_21"]})
     seeds = {r["seed"] for r in rows}
     assert betas[0] == 0.0 and len(betas) >= 4 and len(seeds) >= 3
@@ -168,8 +200,10 @@ def check_04(f):
     assert mean("nuisance", 0.0) > CHANCE["nuisance"] + 0.1
     # The nuisance goes first: some beta > 0 has cost the nuisance >= 1/4 of its excess over
     # chance and r <= 1/10 of its own (measured: 0.41 / 0.04 smoke, 0.55 / -0.01 full, at 1e-3).
-    assert any(excess_lost(rows, "nuisance", b) >= 0.25
-               and excess_lost(rows, "specific_beyond_shared", b) <= 0.1 for b in betas[1:])
+    assert any(
+        excess_lost(rows, "nuisance", b) >= 0.25 and excess_lost(rows, "specific_beyond_shared", b) <= 0.1
+        for b in betas[1:]
+    )
     # r survives to a larger beta, then goes too (measured: 0.98 lost at 0.1; at 1e-2, 0.80 smoke and
     # 0.55 full, 0.59 over 5 seeds).
     assert excess_lost(rows, "specific_beyond_shared", betas[-1]) >= 0.75
@@ -177,11 +211,14 @@ def check_04(f):
         assert excess_lost(rows, "specific_beyond_shared", 1e-2) >= 0.4
     assert all(mean("shared", b) > 0.95 for b in betas if b <= 1e-2)
     if betas[-1] >= 0.1:
-        assert mean("shared", betas[-1]) < 0.95          # measured 0.88 / 0.90 (3 seeds), 0.86 (5 seeds)
+        assert mean("shared", betas[-1]) < 0.95  # measured 0.88 / 0.90 (3 seeds), 0.86 (5 seeds)
     # The bounds: InfoNCE within 0.15 nats of beta = 0 up to 1e-3, more than 0.2 below at 1e-2; the
     # KL 100-fold smaller already at 1e-3 (measured: -0.08 smoke / -0.04 full; -0.32 / -0.33; 240x).
-    assert all(mean("final_mi_lower_bound", b) >= mean("final_mi_lower_bound", 0.0) - 0.15
-               for b in betas if b <= 1e-3)
+    assert all(
+        mean("final_mi_lower_bound", b) >= mean("final_mi_lower_bound", 0.0) - 0.15
+        for b in betas
+        if b <= 1e-3
+    )
     if 1e-2 in betas:
         assert mean("final_mi_lower_bound", 1e-2) <= mean("final_mi_lower_bound", 0.0) - 0.2
     assert mean("final_kl_12", 1e-3) < mean("final_kl_12", 0.0) / 100
@@ -206,16 +243,20 @@ def check_04(f):
     neg = f["negative"]
     assert len(neg) >= 3
     kl0 = mean("final_kl_12", 0.0)
-    assert all(r["diverged_at"] is not None or not math.isfinite(r["final_kl_12"])
-               or r["final_kl_12"] > 1e4 * kl0 for r in neg)
+    assert all(
+        r["diverged_at"] is not None or not math.isfinite(r["final_kl_12"]) or r["final_kl_12"] > 1e4 * kl0
+        for r in neg
+    )
     finite = [r for r in neg if math.isfinite(r["shared"])]
     if finite:
+
         def neg_mean(key):
             return statistics.fmean(r[key] for r in finite)
+
         assert neg_mean("shared") < CHANCE["shared"] + 0.1
         assert neg_mean("specific_beyond_shared") < CHANCE["specific_beyond_shared"] + 0.1
         assert neg_mean("nuisance") > CHANCE["nuisance"] + 0.15
-        assert all(r["sigma_median"] < 0.025 for r in finite)      # at the head's floor, e^-4
+        assert all(r["sigma_median"] < 0.025 for r in finite)  # at the head's floor, e^-4
 
 
 def check_05(f):
@@ -254,14 +295,20 @@ def check_06(f):
                 assert 0 <= r[key][predictor] <= 1, (name, key, predictor)
             # Clean accuracy is the evaluation's own, on the same test images.
             assert r["relative_drop"][predictor] == pytest.approx(
-                (r["clean"][predictor] - r["mean_corruption"][predictor]) / r["clean"][predictor])
+                (r["clean"][predictor] - r["mean_corruption"][predictor]) / r["clean"][predictor]
+            )
     for r in f["stored_results"]:
         assert r["method"] and r["device"]
 
 
-CHECKS = {"01_setup_and_data": check_01, "02_predictive_information": check_02,
-          "03_superfluous_information": check_03, "04_superinfo_objective": check_04,
-          "05_training_cifar10": check_05, "06_evaluation": check_06}
+CHECKS = {
+    "01_setup_and_data": check_01,
+    "02_predictive_information": check_02,
+    "03_superfluous_information": check_03,
+    "04_superinfo_objective": check_04,
+    "05_training_cifar10": check_05,
+    "06_evaluation": check_06,
+}
 
 
 def tagged(nb, *tags):
@@ -290,7 +337,7 @@ def check_exercises(name, f):
         assert len(f["knn_by_hand"]) == 1 and set(f["knn_by_hand"]) <= set(f["evaluated"])
         for method, k in f["knn_by_hand"].items():
             assert abs(k["all_labels"] - f["evaluated"][method]["knn_top1"]) < 1e-9, method
-            assert 0 < k["10_per_class_images"] <= 10 * 10      # at most 10 of each of the 10 classes
+            assert 0 < k["10_per_class_images"] <= 10 * 10  # at most 10 of each of the 10 classes
 
 
 @pytest.mark.parametrize("name", COURSE)
@@ -302,11 +349,14 @@ def test_notebook_smoke(name, output_dir):
     assert figures["notebook"] == name and figures["profile"] == "smoke"
     CHECKS[name](figures)
     check_exercises(name, figures)
-    assert elapsed < SMOKE_LIMIT_S, f"{name} took {elapsed:.0f} s under the smoke profile (limit {SMOKE_LIMIT_S} s)"
+    assert elapsed < SMOKE_LIMIT_S, (
+        f"{name} took {elapsed:.0f} s under the smoke profile (limit {SMOKE_LIMIT_S} s)"
+    )
 
 
 def test_unknown_profile_is_refused(tmp_path):
     import papermill
+
     with pytest.raises(papermill.PapermillExecutionError, match="profile"):
         execute("01_setup_and_data", tmp_path, profile="nonsense")
 
@@ -334,7 +384,7 @@ def test_notebook_is_clean(filename):
     assert "profile" in tagged[0].source, f"{filename}: the parameters cell does not set profile"
 
 
-NOTEBOOK_NAMES = [f[:-len(".ipynb")] for f in ALL_NOTEBOOKS]
+NOTEBOOK_NAMES = [f[: -len(".ipynb")] for f in ALL_NOTEBOOKS]
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
@@ -368,6 +418,7 @@ def test_notebook_ends_with_a_recap_and_the_next_notebook(name):
 
 
 # ----------------------------------------------------------------------------- exercises
+
 
 @pytest.mark.parametrize("solutions", [False, True], ids=["as-shipped", "solutions"])
 @pytest.mark.parametrize("name", COURSE)

@@ -1,4 +1,5 @@
 """superinfo_lib.toy: the multi-view set with three kinds of information, its probes and its trainer."""
+
 import math
 import statistics
 
@@ -6,10 +7,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from superinfo_lib.toy import (CHANCE, MEASURES, NUM_LABELS, NUM_SHARED, excess_lost, few_label_rows,
-                               information_ceiling, make_multiview, pick_beta_on_validation, probe_toy,
-                               ridge_probe_accuracy, seed_mean, split_rows, summary_table, sweep_row,
-                               train_toy)
+from superinfo_lib.toy import (
+    CHANCE,
+    MEASURES,
+    NUM_LABELS,
+    NUM_SHARED,
+    excess_lost,
+    few_label_rows,
+    information_ceiling,
+    make_multiview,
+    pick_beta_on_validation,
+    probe_toy,
+    ridge_probe_accuracy,
+    seed_mean,
+    split_rows,
+    summary_table,
+    sweep_row,
+    train_toy,
+)
 
 
 def test_make_multiview_is_deterministic_for_a_seed():
@@ -54,8 +69,15 @@ def test_a_view_shows_r_only_where_it_reveals_it_and_only_its_own_nuisance(data)
 def test_probe_toy_reads_an_oracle_perfectly_and_noise_at_chance(data):
     d = data
     train, _, test = split_rows(len(d.v1), 8192)
-    oracle = torch.cat([F.one_hot(d.shared, NUM_SHARED), F.one_hot(d.label, NUM_LABELS),
-                        d.nuisance1, (d.specific * d.shows1)[:, None]], 1).double()
+    oracle = torch.cat(
+        [
+            F.one_hot(d.shared, NUM_SHARED),
+            F.one_hot(d.label, NUM_LABELS),
+            d.nuisance1,
+            (d.specific * d.shows1)[:, None],
+        ],
+        1,
+    ).double()
     perfect = probe_toy(oracle, d, train, test)
     assert perfect["shared"] == perfect["specific_beyond_shared"] == perfect["nuisance"] == 1.0
     assert perfect["full_label_acc"] == 1.0 and perfect["few_label_acc"] > 0.95

@@ -1,5 +1,6 @@
 """The coefficient explorer without a browser: widgets set from Python, figures checked
 against a direct call of the training function."""
+
 import json
 
 import plotly.graph_objects as go
@@ -9,7 +10,7 @@ from superinfo_lib import plots, widgets
 from superinfo_lib.toy import CHANCE, MEASURES, train_toy
 from superinfo_lib.widgets import BETA_GRID, beta_options, build_explorer
 
-STEPS = 30   # a short run keeps each recomputation ~0.2 s; the explorer's default is LIVE_STEPS
+STEPS = 30  # a short run keeps each recomputation ~0.2 s; the explorer's default is LIVE_STEPS
 
 
 def trace(fig, name):
@@ -30,9 +31,9 @@ def test_sliders_do_not_update_continuously_and_beta_has_zero_and_log_steps(expl
     for name in ("lambda_pred", "beta_12", "beta_21", "temperature", "latent_dim"):
         assert explorer.controls[name].continuous_update is False, name
     values = [v for _, v in explorer.controls["beta_12"].options]
-    assert values[0] == 0 and min(values) >= 0                      # no negative without the checkbox
+    assert values[0] == 0 and min(values) >= 0  # no negative without the checkbox
     ratios = [b / a for a, b in zip(values[1:], values[2:])]
-    assert all(2.9 < r < 3.4 for r in ratios)                       # log-spaced (1, 3, 10, ...)
+    assert all(2.9 < r < 3.4 for r in ratios)  # log-spaced (1, 3, 10, ...)
 
 
 def test_slider_change_recomputes_once_and_matches_direct_training(explorer, monkeypatch):
@@ -45,7 +46,7 @@ def test_slider_change_recomputes_once_and_matches_direct_training(explorer, mon
 
     explorer.controls["beta_12"].value = 1e-2
     explorer.controls["temperature"].value = 0.3
-    assert len(calls) == 2                                          # one recomputation per change
+    assert len(calls) == 2  # one recomputation per change
 
     direct = direct_run(explorer)
     total = list(trace(explorer.figures["loss"], "total loss").y)
@@ -53,15 +54,19 @@ def test_slider_change_recomputes_once_and_matches_direct_training(explorer, mon
     assert total == direct.history["loss"]
     weighted_kl = list(trace(explorer.figures["loss"], "β12·KL(q1‖q2)").y)
     assert weighted_kl == pytest.approx([1e-2 * v for v in direct.history["kl_12"]], rel=1e-12)
-    assert list(trace(explorer.figures["bounds"], "log(2N−1) − InfoNCE").y) == direct.history["mi_lower_bound"]
+    assert (
+        list(trace(explorer.figures["bounds"], "log(2N−1) − InfoNCE").y) == direct.history["mi_lower_bound"]
+    )
     assert list(trace(explorer.figures["bounds"], "KL(q2‖q1) ≥ I(v2;z2|v1)").y) == direct.history["kl_21"]
     probes = list(trace(explorer.figures["probes"], "current setting").y)
     assert probes == [direct.probes[k] for k in MEASURES] and probes != before_probes
     # the run before stays on screen, faint, for comparison
     assert explorer.previous is not old and explorer.previous.settings["temperature"] == 0.2
-    assert list(trace(explorer.figures["loss"], "total loss (previous)").y) == explorer.previous.history["loss"]
+    assert (
+        list(trace(explorer.figures["loss"], "total loss (previous)").y) == explorer.previous.history["loss"]
+    )
     assert "steps in" in explorer.status.value and explorer.progress.value == STEPS
-    for k in MEASURES:                       # the status line gives the numbers the probe figure shows
+    for k in MEASURES:  # the status line gives the numbers the probe figure shows
         assert f"{direct.probes[k]:.2f} (chance {CHANCE[k]:.2g})" in explorer.status.value, k
 
 
@@ -71,12 +76,13 @@ def test_latent_size_and_lambda_reach_the_training(explorer):
     assert explorer.result.settings["latent_dim"] == 4 and explorer.result.settings["lambda_pred"] == 0.5
     direct = direct_run(explorer)
     assert list(trace(explorer.figures["loss"], "λ·InfoNCE").y) == pytest.approx(
-        [0.5 * v for v in direct.history["nce"]], rel=1e-12)
+        [0.5 * v for v in direct.history["nce"]], rel=1e-12
+    )
 
 
 def test_negative_beta_needs_the_checkbox_and_shows_the_blow_up(tmp_path):
     ex = build_explorer(results_dir=tmp_path, steps=STEPS)
-    with pytest.raises(Exception):                                  # not an option before opting in
+    with pytest.raises(Exception):  # noqa: B017 - traitlets raises its own error type for a bad value
         ex.controls["beta_12"].value = -0.1
     ex.controls["allow_negative"].value = True
     assert [v for _, v in ex.controls["beta_12"].options] == [v for _, v in beta_options(True)]
@@ -90,8 +96,10 @@ def test_negative_beta_needs_the_checkbox_and_shows_the_blow_up(tmp_path):
     # what the status says about the probes is what the probes read
     for key, name in (("shared", "the shared class s"), ("nuisance", "the nuisance n")):
         kept = result.probes[key] > CHANCE[key] + 0.15
-        assert f"{name} is {'still readable' if kept else 'at or near chance'} ({result.probes[key]:.2f}" \
-            in ex.status.value, key
+        assert (
+            f"{name} is {'still readable' if kept else 'at or near chance'} ({result.probes[key]:.2f}"
+            in ex.status.value
+        ), key
     # unticking brings the negative beta back to 0, with one recomputation
     ex.controls["allow_negative"].value = False
     assert ex.controls["beta_12"].value == 0.0 and ex.result.settings["beta_12"] == 0.0
@@ -104,48 +112,87 @@ def test_cifar_mode_says_clearly_when_nothing_is_stored(tmp_path):
     assert "No stored CIFAR-10 results" in ex.cifar_message.value
     assert ex.cifar_box.layout.display is None and ex.live_box.layout.display == "none"
     assert all(len(t.x or ()) == 0 for t in ex.figures["cifar"].data)
-    assert ex._cifar_view.layout.display == "none"          # the message alone, no empty axes
+    assert ex._cifar_view.layout.display == "none"  # the message alone, no empty axes
 
 
 def write_result(folder, name, record):
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(json.dumps({"format": 1, "device": "NVIDIA H100", "device_type": "cuda",
-                                           "timestamp": "2026-11-27T00:00:00+00:00", **record}))
+    (folder / name).write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "device": "NVIDIA H100",
+                "device_type": "cuda",
+                "timestamp": "2026-11-27T00:00:00+00:00",
+                **record,
+            }
+        )
+    )
 
 
 def test_cifar_mode_plots_the_stored_sweep_and_highlights_the_setting(tmp_path):
-    rows = [{"beta_12": b, "beta_21": b, "knn_top1": 0.80 + b, "linear_top1": 0.85 + b,
-             "aug_probe_mean_r2": 0.5 - b} for b in (0.0, 1e-3, 1e-2)]
+    rows = [
+        {
+            "beta_12": b,
+            "beta_21": b,
+            "knn_top1": 0.80 + b,
+            "linear_top1": 0.85 + b,
+            "aug_probe_mean_r2": 0.5 - b,
+        }
+        for b in (0.0, 1e-3, 1e-2)
+    ]
     write_result(tmp_path, "sweep-a.json", {"kind": "sweep", "epochs": 100, "rows": rows})
-    write_result(tmp_path, "run-b.json", {"kind": "run", "method": "superinfo", "beta_12": 3e-3,
-                                          "beta_21": 3e-3, "knn_top1": 0.9, "linear_top1": 0.91,
-                                          "aug_probe_mean_r2": 0.2})
-    write_result(tmp_path, "run-cpu.json", {"kind": "run", "device": "cpu", "device_type": "cpu",
-                                            "beta_12": 0.1, "beta_21": 0.1, "knn_top1": 0.1})
+    write_result(
+        tmp_path,
+        "run-b.json",
+        {
+            "kind": "run",
+            "method": "superinfo",
+            "beta_12": 3e-3,
+            "beta_21": 3e-3,
+            "knn_top1": 0.9,
+            "linear_top1": 0.91,
+            "aug_probe_mean_r2": 0.2,
+        },
+    )
+    write_result(
+        tmp_path,
+        "run-cpu.json",
+        {
+            "kind": "run",
+            "device": "cpu",
+            "device_type": "cpu",
+            "beta_12": 0.1,
+            "beta_21": 0.1,
+            "knn_top1": 0.1,
+        },
+    )
     ex = build_explorer(results_dir=tmp_path, run=False)
     ex.controls["mode"].value = "cifar"
     assert ex._cifar_view.layout.display is None
     fig = ex.figures["cifar"]
-    assert list(trace(fig, "kNN (k=200)").x) == ["0", "0.001", "0.003", "0.01"]      # CPU file left out
+    assert list(trace(fig, "kNN (k=200)").x) == ["0", "0.001", "0.003", "0.01"]  # CPU file left out
     assert list(trace(fig, "kNN (k=200)").y) == [0.8, 0.801, 0.9, 0.81]
     assert list(trace(fig, "aug-param probe R²").y) == [0.5, 0.499, 0.2, 0.49]
     assert "4 beta settings from 2 GPU result file(s)" in ex.cifar_message.value
     assert "1 CPU smoke-test file(s) ignored" in ex.cifar_message.value
-    assert list(trace(fig, "your setting").x) == ["0"]                                # sliders at 0
+    assert list(trace(fig, "your setting").x) == ["0"]  # sliders at 0
     ex.controls["beta_12"].value = 3e-3
     ex.controls["beta_21"].value = 3e-3
     assert list(trace(fig, "your setting").x) == ["0.003"] and list(trace(fig, "your setting").y) == [0.9]
-    ex.controls["beta_21"].value = 1e-2                                              # nearest, not exact
+    ex.controls["beta_21"].value = 1e-2  # nearest, not exact
     assert list(trace(fig, "your setting ").x) in (["0.003"], ["0.01"])
-    assert ex.result is None                              # moving betas in CIFAR-10 mode trains nothing
-    ex.controls["mode"].value = "live"                     # back to live: trains the current setting
+    assert ex.result is None  # moving betas in CIFAR-10 mode trains nothing
+    ex.controls["mode"].value = "live"  # back to live: trains the current setting
     assert ex.result.settings["beta_21"] == 1e-2
 
 
 def test_unreadable_results_file_is_reported_not_raised(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     ex = build_explorer(results_dir=tmp_path, run=False)
-    assert "Cannot read the stored results" in ex.cifar_message.value and "broken.json" in ex.cifar_message.value
+    assert (
+        "Cannot read the stored results" in ex.cifar_message.value and "broken.json" in ex.cifar_message.value
+    )
 
 
 def test_static_fallback_carries_the_same_figures(explorer):
@@ -163,10 +210,13 @@ def test_static_mode_uses_plain_figures_in_output_widgets(tmp_path):
     assert type(ex.figures["loss"]) is go.Figure
     ex.controls["beta_21"].value = 1e-3
     assert list(trace(ex.figures["loss"], "total loss").y) == direct_run(ex).history["loss"]
-    for name, out in ex._outputs.items():                           # one figure each, redrawn in place
+    for name, out in ex._outputs.items():  # one figure each, redrawn in place
         assert len(out.outputs) == 1, name
         data = out.outputs[0]["data"]
-        assert data["application/vnd.plotly.v1+json"]["layout"]["title"]["text"] == ex.figures[name].layout.title.text
+        assert (
+            data["application/vnd.plotly.v1+json"]["layout"]["title"]["text"]
+            == ex.figures[name].layout.title.text
+        )
         assert "Plotly.newPlot" in data["text/html"]
     shown = ex._outputs["loss"].outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"]
     assert next(t for t in shown if t["name"] == "total loss")["y"] == ex.result.history["loss"]
@@ -185,8 +235,13 @@ def test_a_static_viewer_without_widget_state_shows_the_static_figures(explorer)
     nbformat = pytest.importorskip("nbformat")
     HTMLExporter = pytest.importorskip("nbconvert").HTMLExporter
     bundle = explorer._repr_mimebundle_()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "explorer = show_explorer()", outputs=[nbformat.v4.new_output("display_data", data=bundle)])])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "explorer = show_explorer()", outputs=[nbformat.v4.new_output("display_data", data=bundle)]
+            )
+        ]
+    )
     body, _ = HTMLExporter().from_notebook_node(nb)
     assert "Static copy of the coefficient explorer" in body and body.count("Plotly.newPlot") == 3
 
@@ -198,4 +253,4 @@ def test_figures_fit_the_page_and_title_every_axis(explorer):
         assert axes, name
         for axis in axes:
             assert fig.layout[axis].title.text, (name, axis)
-    assert "⏳" not in explorer.status.value           # plain text: no emoji font needed
+    assert "⏳" not in explorer.status.value  # plain text: no emoji font needed
