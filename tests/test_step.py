@@ -12,6 +12,7 @@ from superinfo_lib.step import choose_precision, make_scaler, training_step
 
 def test_precision_follows_the_device(monkeypatch):
     assert choose_precision("cpu") == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # T4
     assert choose_precision("cuda") == "fp16"
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))  # H100
