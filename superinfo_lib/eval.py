@@ -172,6 +172,21 @@ def few_label_indices(labels: torch.Tensor, per_class: int, seed: int = 0) -> to
     return torch.cat(picks)
 
 
+def few_label_scores(features, num_classes: int, few_label: tuple[int, ...], linear_epochs: int) -> dict:
+    """{"k": test accuracy of a linear probe trained on k labelled images per class}."""
+    train_f, train_y, test_f, test_y = features
+    scores = {}
+    for per_class in few_label:
+        idx = few_label_indices(train_y, per_class).to(train_f.device)
+        # Few examples: more epochs, so the tiny training set is fitted.
+        scores[str(per_class)] = linear_probe(
+            train_f[idx], train_y[idx].to(train_f.device), test_f, test_y, num_classes,
+            epochs=max(linear_epochs, 200), batch_size=min(512, len(idx)),
+        )  # fmt: skip
+    return scores
+
+
+# Longer than most functions here: the one evaluation: each optional part is a few lines, kept together so every caller gets the same.
 def evaluate_model(
     model,
     data,
@@ -224,18 +239,7 @@ def evaluate_model(
     )
     if predict_linear is not None:
         results["linear_top1"] = accuracy(predict_linear(test_f), test_y)
-    for per_class in few_label:
-        idx = few_label_indices(train_y, per_class).to(train_f.device)
-        # Few examples: more epochs, so the tiny training set is fitted.
-        results["few_label"][str(per_class)] = linear_probe(
-            train_f[idx],
-            train_y[idx],
-            test_f,
-            test_y,
-            num_classes,
-            epochs=max(linear_epochs, 200),
-            batch_size=min(512, len(idx)),
-        )
+    results["few_label"] = few_label_scores(features, num_classes, few_label, linear_epochs)
     if mu_knn:
         mu_encoder = MuEncoder(model)
         embed_mu = lambda x: extract_features(mu_encoder, x, channels_last=channels_last, precision=precision)
@@ -272,6 +276,7 @@ def evaluate_model(
     return results
 
 
+# Longer than most functions here: one argument per line (argparse), then a single call of evaluate_model.
 def main(argv=None) -> int:
     from .checkpoint import load_checkpoint_model
 

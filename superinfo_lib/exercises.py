@@ -394,6 +394,7 @@ def check_reparameterize(fn) -> ExerciseResult:
 TERM_KEYS = ("loss", "nce", "kl_12", "kl_21")
 
 
+# Longer than most functions here: one case per plausible mistake, each with its own feedback.
 def check_superinfo_loss(fn) -> ExerciseResult:
     """fn(p1, p2, mu1, logvar1, mu2, logvar2, *, lambda_pred, beta_12, beta_21, temperature)
     -> dict with "loss", "nce", "kl_12", "kl_21" (batch means)."""
@@ -547,6 +548,7 @@ def check_lr_at(fn) -> ExerciseResult:
 # ----------------------------------------------------------------------------- notebook 6: evaluation
 
 
+# Longer than most functions here: one case per plausible mistake, each with its own feedback.
 def check_knn_predict(fn) -> ExerciseResult:
     """fn(train_features (N, F), train_labels (N,), test_features (M, F), num_classes, k,
     temperature) -> (M,) labels by weighted vote of the k nearest (cosine) training features."""

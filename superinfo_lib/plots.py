@@ -92,6 +92,7 @@ def _mean_and_spread(values: list[list[float]]) -> tuple[list[float], list[float
     return [statistics.fmean(c) for c in columns], std
 
 
+# Longer than most functions here: one figure's traces and layout, formatted one argument per line.
 def robustness_figure(results_by_method: dict, predictor: str = "linear", height: int = 640):
     """Accuracy under corruption, one colour per method.
 
@@ -325,6 +326,7 @@ def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, flo
     return legends_under_axis_titles(fig, (("legend", 0.0), ("legend2", 0.6)))
 
 
+# Longer than most functions here: one figure's traces and layout, formatted one argument per line.
 def toy_bounds_figure(rows: list[dict], betas: list[float], batch_size: int):
     """(a) the InfoNCE bound (linear axis), (b) KL(q1||q2) (log axis), at the end of training."""
     import math
@@ -484,6 +486,7 @@ def sigma_kl_figure(rows: list[dict], betas: list[float]):
     return style(fig, height=360, title="A growing KL can be a shrinking σ (mean ± sd over seeds)")
 
 
+# Longer than most functions here: one figure's traces and layout, formatted one argument per line.
 def training_bounds_figure(steps: list[dict], batch_size: int):
     """Both bounds per logged step of a training run (metrics.jsonl "step" records): (a) the InfoNCE
     estimate log(2N−1) − L and the bound that is proven for SimCLR's paired negatives, log N − L,
@@ -877,6 +880,7 @@ def knn_monitor_figure(knn: dict, chance: float, title: str | None = None):
     return style(fig, height=340, title=title)
 
 
+# Longer than most functions here: one figure's traces and layout, formatted one argument per line.
 def evaluation_figure(evaluated: dict, metrics, chance: float, title: str | None = None):
     """Notebook 6: class accuracy per method and probe (bars), and superfluous information against
     accuracy (one marker per method). Colours are the methods'; the chance line is in the legend.

@@ -263,6 +263,7 @@ def _device_label(record: dict) -> str:
     )
 
 
+# Longer than most functions here: one branch per result kind, each a flat list of display columns.
 def results_table(results: list[dict], kind: str = "run", include_cpu: bool = False) -> list[dict]:
     """Rows (dicts of display strings) for one kind, CPU results left out unless asked.
 

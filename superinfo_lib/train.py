@@ -343,6 +343,7 @@ def resume(run: Run) -> None:
             )
 
 
+# Longer than most functions here: the hot loop: split further, the per-step state would travel through many arguments.
 def train_epoch(run: Run, epoch: int, progress: bool) -> float:
     """Train until the end of `epoch` (or the run's last step); returns the wall time.
 
@@ -555,6 +556,7 @@ def finish(run: Run, features) -> dict:
     return results
 
 
+# Longer than most functions here: one line per command-line option.
 def parse_args(argv=None) -> TrainConfig:
     parser = argparse.ArgumentParser(
         prog="python -m superinfo_lib.train",

@@ -371,6 +371,7 @@ class Explorer:
         self._connect()
         self._update_cifar()
 
+    # Longer than most functions here: one slider per coefficient, one argument per line.
     @staticmethod
     def _make_controls() -> dict[str, W.Widget]:
         slider = dict(
