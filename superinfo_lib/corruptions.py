@@ -467,7 +467,8 @@ def corruption_seed(seed: int, name: str, severity: int) -> int:
     return zlib.crc32(f"{seed}/{name}/{severity}".encode())
 
 
-# Longer than most functions here: one pass over corruptions x severities x predictors, written out so it reads in one go.
+# Longer than most functions here: one pass over corruptions x severities x predictors,
+# written out so that it reads in one go.
 @torch.no_grad()
 def robustness_eval(
     encode: Callable[[torch.Tensor], torch.Tensor],

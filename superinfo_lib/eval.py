@@ -186,7 +186,8 @@ def few_label_scores(features, num_classes: int, few_label: tuple[int, ...], lin
     return scores
 
 
-# Longer than most functions here: the one evaluation: each optional part is a few lines, kept together so every caller gets the same.
+# Longer than most functions here: the one evaluation; each optional part is a few lines,
+# kept together so that every caller gets the same.
 def evaluate_model(
     model,
     data,

@@ -343,7 +343,8 @@ def resume(run: Run) -> None:
             )
 
 
-# Longer than most functions here: the hot loop: split further, the per-step state would travel through many arguments.
+# Longer than most functions here: the hot loop; split further, the per-step state would
+# travel through many arguments.
 def train_epoch(run: Run, epoch: int, progress: bool) -> float:
     """Train until the end of `epoch` (or the run's last step); returns the wall time.
 
