@@ -242,15 +242,10 @@ def evaluate_model(
         results["linear_top1"] = accuracy(predict_linear(test_f), test_y)
     results["few_label"] = few_label_scores(features, num_classes, few_label, linear_epochs)
     if mu_knn:
-        mu_encoder = MuEncoder(model)
-        embed_mu = lambda x: extract_features(mu_encoder, x, channels_last=channels_last, precision=precision)
-        results["knn_top1_mu"] = knn_accuracy(
-            embed_mu(data.train_x),
-            data.train_y.to(train_f.device),
-            embed_mu(data.test_x),
-            data.test_y,
-            num_classes,
-        )
+        # mu is the Gaussian head applied to h: reuse the backbone features, no second pass.
+        with torch.no_grad():
+            mu = [model.head(f.to(device))[0].float() for f in (train_f, test_f)]
+        results["knn_top1_mu"] = knn_accuracy(mu[0], train_y, mu[1], test_y, num_classes)
     if probe_images:
         images = data.test_x[:probe_images]
         probe_backbone = augmentation_probe(model.backbone, images, seed=seed)
