@@ -6,12 +6,17 @@ reuses notebook 5's checkpoints). After every code cell a small probe cell recor
 current RSS and its peak so far (`resource.getrusage(RUSAGE_SELF).ru_maxrss`); the script prints
 per notebook its wall time, the kernel's peak RSS, and the cells that raised the peak most.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_memory.py                  # 01 02 05 06, profile auto
-    PYTHONPATH=. .venv/bin/python bench/bench_memory.py 01 03 --profile smoke
-    PYTHONPATH=. .venv/bin/python bench/bench_memory.py --all            # 01 .. 07
+    .venv/bin/python bench/bench_memory.py                  # 01 02 05 06, profile auto
+    .venv/bin/python bench/bench_memory.py 01 03 --profile smoke
+    .venv/bin/python bench/bench_memory.py --all            # 01 .. 07
 
-The kernel is the whole process (Python, torch, the notebook's data): torch alone costs about
-300-400 MB on import. Timings on a shared machine read high; the RSS figures do not depend on load.
+The kernel is the whole process (Python, torch, the notebook's data), started with the Python that
+runs this script, and its torch build matters most: importing the CPU-only wheel that Binder
+installs (binder/requirements.txt) costs about 0.2 GB, the CUDA wheel that PyPI serves on Linux
+about 0.55 GB even on a machine without a GPU, and its CPU kernels hold more while training. To
+measure what a Binder session holds, run this script from an environment with CPU-only torch; the
+table names the torch build each kernel ran. Timings on a shared machine read high; the RSS
+figures do not depend on load.
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ TARGET_MB = 1024
 PROBE_TAG = "memory-probe"
 DEFAULT = ("01", "02", "05", "06")
 
-# Runs in the kernel after cell `index`: current and peak RSS in MB (Linux reports ru_maxrss in KB).
-PROBE = """import resource as _r
+# Runs in the kernel after cell `index`: current and peak RSS in MB (Linux reports ru_maxrss in KB),
+# and the version of torch once the notebook has imported it.
+PROBE = """import resource as _r, sys as _s
 _vm = [l for l in open("/proc/self/status") if l.startswith("VmRSS")]
 _rss = int(_vm[0].split()[1]) / 1024 if _vm else float("nan")
-print("__memory__", {index}, _rss, _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024)"""
+_torch = getattr(_s.modules.get("torch"), "__version__", "-")
+print("__memory__", {index}, _rss, _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024, _torch)"""
 
 
 def notebook_path(key: str) -> Path:
@@ -65,15 +72,16 @@ def with_probes(source: Path, target: Path) -> list[str]:
     return heads
 
 
-def read_probes(executed: Path) -> list[tuple[int, float, float]]:
-    """(code cell index, RSS MB, peak MB) from the probe cells' output (a stream may arrive in pieces)."""
+def read_probes(executed: Path) -> list[tuple[int, float, float, str]]:
+    """(code cell index, RSS MB, peak MB, torch version) from the probe cells' output (a stream may
+    arrive in pieces)."""
     rows = []
     for cell in nbformat.read(executed, as_version=4).cells:
         if PROBE_TAG not in cell.metadata.get("tags", []):
             continue
         text = "".join(out.get("text", "") for out in cell.get("outputs", []))
-        for index, rss, peak in re.findall(r"__memory__ (\d+) (\S+) (\S+)", text):
-            rows.append((int(index), float(rss), float(peak)))
+        for index, rss, peak, torch_version in re.findall(r"__memory__ (\d+) (\S+) (\S+) (\S+)", text):
+            rows.append((int(index), float(rss), float(peak), torch_version))
     return rows
 
 
@@ -108,7 +116,7 @@ def run_one(source: Path, work: Path, output_dir: Path, profile: str | None, tim
     )
     peak = max((r[2] for r in rows), default=float("nan"))
     steps, previous = [], 0.0
-    for index, rss, cell_peak in rows:
+    for index, rss, cell_peak, _ in rows:
         steps.append(
             {
                 "cell": index,
@@ -123,6 +131,7 @@ def run_one(source: Path, work: Path, output_dir: Path, profile: str | None, tim
         "notebook": source.stem,
         "ok": proc.returncode == 0,
         "profile": ran_profile,
+        "torch": next((r[3] for r in reversed(rows) if r[3] != "-"), "-"),
         "wall_s": wall,
         "peak_mb": peak,
         "cells": steps,
@@ -166,11 +175,14 @@ def main(argv=None) -> int:
             if r["error"]:
                 print(r["error"])
 
-    print(f"\n| notebook | profile | wall time | kernel peak RSS | <= {TARGET_MB} MB |")
-    print("|---|---|---|---|---|")
+    print(f"\n| notebook | profile | torch | wall time | kernel peak RSS | <= {TARGET_MB} MB |")
+    print("|---|---|---|---|---|---|")
     for r in results:
         fits = "yes" if r["peak_mb"] <= TARGET_MB else "NO"
-        print(f"| {r['notebook']} | {r['profile']} | {r['wall_s']:.0f} s | {r['peak_mb']:.0f} MB | {fits} |")
+        print(
+            f"| {r['notebook']} | {r['profile']} | {r['torch']} | {r['wall_s']:.0f} s | "
+            f"{r['peak_mb']:.0f} MB | {fits} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0 if all(r["ok"] for r in results) else 1

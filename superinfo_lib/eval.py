@@ -28,7 +28,7 @@ from .step import autocast, choose_precision
 def extract_features(
     encoder: nn.Module,
     images: torch.Tensor,
-    batch_size: int = 1024,
+    batch_size: int | None = None,
     device=None,
     channels_last: bool = False,
     precision: str | None = None,
@@ -39,8 +39,11 @@ def extract_features(
     `transform` turns each uint8 batch (on the encoder's device) into the encoder's input:
     normalisation by default, an augmentation for the augmentation probe. `precision` defaults
     to the device's (superinfo_lib.step). The encoder's train/eval mode is restored afterwards.
+    `batch_size` defaults to 1024 images on a GPU and 256 on a CPU, where a 1024-image batch of
+    32 px activations costs a few hundred MB of RAM (a Binder session has about 2 GB).
     """
     device = torch.device(device) if device is not None else next(encoder.parameters()).device
+    batch_size = batch_size or (1024 if device.type == "cuda" else 256)
     precision = precision or choose_precision(device)
     was_training = encoder.training
     encoder.eval()

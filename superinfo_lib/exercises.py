@@ -11,7 +11,8 @@ or the library's otherwise, so "Run All" always completes:
 
 The outcome goes to FIGURES["exercises"][name] as "solved" or "fallback".
 
-The checks import the trainer and the evaluation only when called (they pull in torchvision).
+The checks import the trainer and the evaluation only when called (a notebook that runs no such
+check does not pay for them in memory).
 Some pieces are computed inline by the library (the crop box inside `data.apply_aug_params`,
 the sample inside `SuperInfoModel.forward`, InfoNCE on a ready score matrix); their reference
 versions live at the end of this module, checked against the library by tests/test_exercises.py.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torchvision
 
 
 def resnet18_cifar() -> nn.Module:
@@ -16,6 +15,8 @@ def resnet18_cifar() -> nn.Module:
 
     Input (B, 3, H, W) float; output (B, 512) pooled feature h.
     """
+    import torchvision  # here, not at the top: importing it costs ~160 MB, which the CPU course never needs
+
     net = torchvision.models.resnet18(weights=None)
     net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
     net.maxpool = nn.Identity()

@@ -46,8 +46,9 @@ def fit_ridge(train_x: torch.Tensor, train_y: torch.Tensor, ridge: float):
         return torch.cat([(x - mean) / std, torch.ones(len(x), 1, device=x.device)], 1).double()
 
     a = design(train_x)
-    eye = torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
-    w = torch.linalg.solve(a.T @ a + ridge * len(a) * eye, a.T @ train_y.double())
+    penalty = torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
+    penalty[-1, -1] = 0  # the bias is not shrunk: a large penalty predicts the mean, not 0
+    w = torch.linalg.solve(a.T @ a + ridge * len(a) * penalty, a.T @ train_y.double())
     return lambda x: design(x) @ w
 
 
@@ -105,7 +106,7 @@ def augmentation_probe(
     images: torch.Tensor,
     cfg: AugmentConfig = AugmentConfig(),
     seed: int = 0,
-    batch_size: int = 512,
+    batch_size: int | None = None,
     train_fraction: float = 0.7,
     other_view: bool = False,
 ) -> dict[str, float]:

@@ -245,3 +245,26 @@ def test_session_reads_the_benchmark_and_refuses_what_does_not_fit(tmp_path, cap
         gpu_session.main(["--budget-s", "30", "--results-dir", str(tmp_path / "res"), "--device", "cpu"]) == 0
     )
     assert "stopping here" in capsys.readouterr().out and not (tmp_path / "res").exists()
+
+
+def test_memory_bench_sees_a_cell_allocate_and_names_the_torch_build(tmp_path):
+    bench_memory = load_script("bench/bench_memory.py")
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    )
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("a tiny notebook"),
+        nbformat.v4.new_code_cell("import torch"),
+        nbformat.v4.new_code_cell("block = torch.ones(20_000_000)  # 80 MB, written so its pages count"),
+    ]
+    source = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, source)
+    (tmp_path / "work").mkdir()
+    r = bench_memory.run_one(source, tmp_path / "work", tmp_path / "out", None, timeout_s=300)
+    assert r["ok"], r["error"]
+    assert [c["cell"] for c in r["cells"]] == [0, 1]
+    assert r["cells"][1]["peak_rise_mb"] > 70
+    assert r["peak_mb"] == r["cells"][1]["peak_mb"]
+    assert r["torch"] == torch.__version__

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+import torch.nn as nn
 
 from superinfo_lib.checkpoint import save_checkpoint
 from superinfo_lib.data import synthetic_images
@@ -105,6 +106,15 @@ def test_extract_features_freezes_bn_and_restores_mode(training):
         assert torch.equal(v, before[k]), k
     # Eval mode, batch by batch: the same as one eval-mode pass (no batch statistics).
     assert torch.allclose(features, extract_features(encoder, images, batch_size=10), atol=1e-5)
+
+
+def test_extract_features_default_batch_is_small_on_cpu():
+    # A 1024-image batch of 32 px activations costs a few hundred MB of RAM on a CPU.
+    sizes = []
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 4))
+    encoder.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
+    extract_features(encoder, torch.zeros(600, 3, 32, 32, dtype=torch.uint8))
+    assert sizes == [256, 256, 88]
 
 
 def tiny_trained_model():

@@ -1,5 +1,8 @@
 """superinfo_lib.models: the CIFAR stem, the Gaussian head, deterministic features."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn as nn
@@ -46,3 +49,16 @@ def test_forward_samples_but_features_are_deterministic():
     assert torch.allclose(mu, out["mu"]) and torch.allclose(model.features(x), out["h"])
     with pytest.raises(ValueError, match="which"):
         model.features(x, "z")
+
+
+def test_cpu_course_modules_do_not_import_torchvision():
+    # torchvision costs ~160 MB of a 2 GB Binder session; only ResNet-18 and the download need it.
+    code = (
+        "import sys\n"
+        "import superinfo_lib.train, superinfo_lib.eval, superinfo_lib.probes, superinfo_lib.widgets\n"
+        "superinfo_lib.models.SuperInfoModel('small')\n"
+        "assert 'torchvision' not in sys.modules, 'imported torchvision'\n"
+        "superinfo_lib.models.resnet18_cifar()\n"
+        "assert 'torchvision' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -147,16 +147,20 @@ def check_03(f):
     # Augmentation parameters are readable from a view's own representation at beta = 0 ...
     assert probe["trained"]["mean_r2"] > 0.05
     assert max(probe["trained"][p] for p in ("brightness", "contrast", "crop_w", "crop_h")) > 0.2
-    # ... but not from the other view's: at or below 0 (no leak), clearly below the own view.
+    # ... but not from the other view's: about 0 on both sides (no leak, and a probe whose fitted
+    # intercept is the training mean). Smoke, five seeds: mean -0.021 .. -0.001, parameters
+    # -0.12 .. +0.006.
     cross = probe["cross_view_control"]
-    assert cross["mean_r2"] < 0.02
-    assert max(v for k, v in cross.items() if k != "mean_r2") < 0.05
+    per_param = [v for k, v in cross.items() if k != "mean_r2"]
+    assert -0.05 < cross["mean_r2"] < 0.02
+    assert max(per_param) < 0.03 and min(per_param) > -0.25
     assert probe["trained"]["mean_r2"] > cross["mean_r2"] + 0.08
-    # Some parameters change low-level statistics so much that even random features reveal them.
+    # Some parameters change low-level statistics so much that even random features reveal them
+    # (smoke, five seeds: brightness >= 0.47, the larger crop size >= 0.23, grayscale >= 0.04).
     rand = probe["random_init"]
-    assert rand["brightness"] > 0.2 and max(rand["crop_w"], rand["crop_h"]) > 0.1 and rand["grayscale"] > 0.05
+    assert rand["brightness"] > 0.2 and max(rand["crop_w"], rand["crop_h"]) > 0.1 and rand["grayscale"] > 0.02
     if f["profile"] == "smoke":  # the text: a few dozen steps, trained and random init still close
-        assert abs(probe["trained"]["mean_r2"] - probe["random_init"]["mean_r2"]) < 0.1
+        assert abs(probe["trained"]["mean_r2"] - probe["random_init"]["mean_r2"]) < 0.05
 
 
 def _same_within_noise(rows, key, pair_a, pair_b, slack):

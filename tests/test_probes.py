@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from superinfo_lib.data import synthetic_images
-from superinfo_lib.probes import PROBED_PARAMS, augmentation_probe, ridge_r2
+from superinfo_lib.probes import PROBED_PARAMS, augmentation_probe, fit_ridge, ridge_r2
 
 
 def test_ridge_r2_linear_and_independent_targets():
@@ -27,6 +27,17 @@ def test_ridge_r2_partial_signal():
     y = x[:, :1] + torch.randn(4000, 1, generator=g)
     r2 = ridge_r2(x[:3000], y[:3000], x[3000:], y[3000:], ridge=1e-6)
     assert r2.item() == pytest.approx(0.5, abs=0.06)
+
+
+def test_large_ridge_predicts_the_training_mean():
+    # Only the weights shrink: with an enormous penalty the fit is the mean of the training
+    # targets (R^2 about 0 on new rows), not 0 (R^2 far below 0 for a target centred at 5).
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(400, 4, generator=g)
+    y = 5.0 + x[:, :1] + 0.1 * torch.randn(400, 1, generator=g)
+    predict = fit_ridge(x[:300], y[:300], ridge=1e9)
+    torch.testing.assert_close(predict(x[300:]).float(), y[:300].mean(0).expand(100, 1), atol=1e-4, rtol=0)
+    assert abs(ridge_r2(x[:300], y[:300], x[300:], y[300:], ridge=1e9).item()) < 0.05
 
 
 def test_selected_ridge_does_not_overfit_few_rows_many_features():
