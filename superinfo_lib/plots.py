@@ -545,7 +545,8 @@ def training_bounds_figure(steps: list[dict], batch_size: int):
     return legends_under_axis_titles(fig)
 
 
-AUG_PROBE_COLORS = {"trained": METHOD_COLORS["simclr"], "random init": PREVIOUS_COLOR, "control": "#000000"}
+# Looked up in this order, so "trained, the other view (control)" is drawn as the control.
+AUG_PROBE_COLORS = {"control": "#000000", "random init": PREVIOUS_COLOR, "trained": METHOD_COLORS["simclr"]}
 
 
 def aug_probe_figure(scores: dict[str, dict], names: list[str], images: int):

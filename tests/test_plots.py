@@ -90,6 +90,11 @@ def test_bound_figures_title_every_axis():
     scores = {"trained": {"a": 0.1, "mean_r2": 0.1}, "control": {"a": -0.1, "mean_r2": -0.1}}
     fig = plots.aug_probe_figure(scores, ["a"], 10)
     assert axes_titled(fig) and not [a for a in fig.layout.annotations if "chance" in (a.text or "")]
+    # Notebook 3's labels: the control also says "trained", yet must not share the trained colour.
+    labels = ("trained (β = 0), own view", "random init, own view", "trained, the OTHER view (control)")
+    fig = plots.aug_probe_figure({label: scores["trained"] for label in labels}, ["a"], 10)
+    assert len({bar.marker.color for bar in fig.data}) == 3
+    assert fig.data[2].marker.color == plots.AUG_PROBE_COLORS["control"]
 
 
 METHODS = ("simclr", "mib", "superinfo")
