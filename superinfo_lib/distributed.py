@@ -116,6 +116,7 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or world_size() == 1:
             return super().forward(x)
+        x = x.to(torch.promote_types(x.dtype, torch.float32))  # bf16 / fp16 autocast: stats in fp32
         dims = [0, *range(2, x.dim())]  # all but the channel dimension
         shape = [1, -1] + [1] * (x.dim() - 2)
         count = torch.full((1,), x.numel() / x.shape[1], dtype=x.dtype, device=x.device)

@@ -20,42 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import load_cifar10, normalize
-from .step import autocast, choose_precision
-
-
-@torch.no_grad()
-def extract_features(
-    encoder: nn.Module,
-    images: torch.Tensor,
-    batch_size: int | None = None,
-    device=None,
-    channels_last: bool = False,
-    precision: str | None = None,
-    transform: Callable[[torch.Tensor], torch.Tensor] = normalize,
-) -> torch.Tensor:
-    """uint8 (N, 3, H, W) -> float32 (N, F) features of `encoder` in eval mode.
-
-    `transform` turns each uint8 batch (on the encoder's device) into the encoder's input:
-    normalisation by default, an augmentation for the augmentation probe. `precision` defaults
-    to the device's (superinfo_lib.step). The encoder's train/eval mode is restored afterwards.
-    `batch_size` defaults to 1024 images on a GPU and 256 on a CPU, where a 1024-image batch of
-    32 px activations costs a few hundred MB of RAM (a Binder session has about 2 GB).
-    """
-    device = torch.device(device) if device is not None else next(encoder.parameters()).device
-    batch_size = batch_size or (1024 if device.type == "cuda" else 256)
-    precision = precision or choose_precision(device)
-    was_training = encoder.training
-    encoder.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = transform(images[start : start + batch_size].to(device, non_blocking=True))
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(device, precision):
-            out.append(encoder(x).float())
-    encoder.train(was_training)
-    return torch.cat(out)
+from .data import load_cifar10
+from .features import MuEncoder, SampleEncoder, extract_features
+from .probes import augmentation_probe
 
 
 @torch.no_grad()
@@ -105,6 +72,18 @@ def knn_accuracy(
     return (pred.cpu() == test_labels.cpu()).float().mean().item()
 
 
+def feature_scale(train_features: torch.Tensor) -> torch.Tensor:
+    """(F,) the scale each column is divided by: its standard deviation on the training rows,
+    floored at a tenth of the median column's, and infinite (the column reads as 0) where the
+    column is constant there. With a few labelled images a column can be (almost) constant on
+    them; dividing by a tiny floor (1e-6) blew it up by as much on the test rows."""
+    std = train_features.std(0) if len(train_features) > 1 else torch.zeros(train_features.shape[1])
+    std = std.to(train_features.device)
+    floor = 0.1 * std.median()
+    constant = std <= 1e-6 * std.max().clamp_min(1e-12)
+    return torch.where(constant, torch.full_like(std, torch.inf), std.clamp_min(floor.item()))
+
+
 def fit_linear(
     train_features: torch.Tensor,
     train_labels: torch.Tensor,
@@ -116,9 +95,9 @@ def fit_linear(
     seed: int = 0,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """A linear classifier trained on fixed features (Adam, cosine lr), features standardised
-    with the training set's statistics; returns predict: features (M, F) -> labels (M,)."""
+    with the training set's statistics (`feature_scale`); returns predict: features (M, F) -> labels (M,)."""
     device = train_features.device
-    mean, std = train_features.mean(0), train_features.std(0).clamp_min(1e-6)
+    mean, std = train_features.mean(0), feature_scale(train_features)
     xtr = (train_features - mean) / std
     ytr = train_labels.to(device)
     g = torch.Generator(device="cpu").manual_seed(seed)
@@ -175,18 +154,29 @@ def few_label_indices(labels: torch.Tensor, per_class: int, seed: int = 0) -> to
     return torch.cat(picks)
 
 
-def few_label_scores(features, num_classes: int, few_label: tuple[int, ...], linear_epochs: int) -> dict:
-    """{"k": test accuracy of a linear probe trained on k labelled images per class}."""
+def few_label_scores(
+    features, num_classes: int, few_label: tuple[int, ...], linear_epochs: int, draws: int = 1
+) -> tuple[dict, dict]:
+    """Test accuracy of a linear probe trained on k labelled images per class, for each k in
+    `few_label`, over `draws` random label draws (seeds 0, 1, ...): which images get labels
+    moves the score by about a point at k = 10, so one draw is not a measurement.
+
+    Returns ({"k": mean accuracy}, {"k": [accuracy of each draw]}).
+    """
     train_f, train_y, test_f, test_y = features
-    scores = {}
+    means, per_draw = {}, {}
     for per_class in few_label:
-        idx = few_label_indices(train_y, per_class).to(train_f.device)
-        # Few examples: more epochs, so the tiny training set is fitted.
-        scores[str(per_class)] = linear_probe(
-            train_f[idx], train_y[idx].to(train_f.device), test_f, test_y, num_classes,
-            epochs=max(linear_epochs, 200), batch_size=min(512, len(idx)),
-        )  # fmt: skip
-    return scores
+        scores = []
+        for draw in range(draws):
+            idx = few_label_indices(train_y, per_class, seed=draw).to(train_f.device)
+            # Few examples: more epochs, so the tiny training set is fitted.
+            scores.append(linear_probe(
+                train_f[idx], train_y[idx].to(train_f.device), test_f, test_y, num_classes,
+                epochs=max(linear_epochs, 200), batch_size=min(512, len(idx)), seed=draw,
+            ))  # fmt: skip
+        means[str(per_class)] = sum(scores) / len(scores)
+        per_draw[str(per_class)] = scores
+    return means, per_draw
 
 
 # Longer than most functions here: the one evaluation; each optional part is a few lines,
@@ -200,6 +190,8 @@ def evaluate_model(
     probe_images: int = 5000,
     robustness_images: int = 0,
     mu_knn: bool = False,
+    few_label_draws: int = 1,
+    z_probe: bool = False,
     seed: int = 0,
     features: tuple[torch.Tensor, ...] | None = None,
     precision: str | None = None,
@@ -210,18 +202,19 @@ def evaluate_model(
     - kNN (k=200, t=0.1) and a linear probe (`linear_epochs`; 0 skips it) of the frozen
       backbone's features of the un-augmented images (`features` = (train_f, train_y, test_f,
       test_y) reuses features already extracted, as the trainer's kNN monitor does);
-    - few-label linear probes with `few_label` labels per class;
+    - few-label linear probes with `few_label` labels per class, over `few_label_draws` label
+      draws (`few_label` holds their means, `few_label_draws` every draw);
+    - the median posterior standard deviation sigma over the test images and latent dimensions;
     - the augmentation-parameter probe (held-out R^2) on the backbone and on mu, over the first
-      `probe_images` test images (0 skips it);
+      `probe_images` test images (0 skips it), and with `z_probe` on a sample z = mu + sigma * eps,
+      what the KL term bounds (mu cannot show what a large sigma hides);
     - with `mu_knn`, kNN top-1 of mu (the Gaussian head's mean) beside that of h;
     - robustness: kNN and linear accuracy (the classifier fitted on clean features only) on the
       first `robustness_images` test images under every corruption and severity of
       superinfo_lib.corruptions (0 skips it).
     """
-    from .probes import MuEncoder, augmentation_probe
-
     device = next(model.parameters()).device
-    channels_last = device.type == "cuda"
+    channels_last = True  # faster on GPUs and CPUs alike (superinfo_lib.step's docstring)
     num_classes = len(data.classes)
     if features is None:
         embed = lambda x: extract_features(
@@ -243,11 +236,15 @@ def evaluate_model(
     )
     if predict_linear is not None:
         results["linear_top1"] = accuracy(predict_linear(test_f), test_y)
-    results["few_label"] = few_label_scores(features, num_classes, few_label, linear_epochs)
+    results["few_label"], results["few_label_draws"] = few_label_scores(
+        features, num_classes, few_label, linear_epochs, few_label_draws
+    )
+    # mu and sigma are the Gaussian head applied to h: reuse the backbone features, no second pass.
+    with torch.no_grad():
+        head = [model.head(f.to(device)) for f in (train_f, test_f)]
+    results["sigma_median"] = torch.exp(0.5 * head[1][1].float()).median().item()
     if mu_knn:
-        # mu is the Gaussian head applied to h: reuse the backbone features, no second pass.
-        with torch.no_grad():
-            mu = [model.head(f.to(device))[0].float() for f in (train_f, test_f)]
+        mu = [h[0].float() for h in head]
         results["knn_top1_mu"] = knn_accuracy(mu[0], train_y, mu[1], test_y, num_classes)
     if probe_images:
         images = data.test_x[:probe_images]
@@ -258,6 +255,10 @@ def evaluate_model(
             aug_probe_mu_mean_r2=probe_mu["mean_r2"],
             aug_probe={"backbone": probe_backbone, "mu": probe_mu, "images": len(images)},
         )
+        if z_probe:
+            probe_z = augmentation_probe(SampleEncoder(model, seed=seed), images, seed=seed)
+            results["aug_probe_z_mean_r2"] = probe_z["mean_r2"]
+            results["aug_probe"]["z"] = probe_z
     if robustness_images:
         from .corruptions import robustness_eval
 

@@ -41,11 +41,15 @@ def read_metrics(run: str | Path, kind: str | None = None) -> list[dict]:
 
 def epoch_history(run: str | Path) -> list[dict]:
     """One row per completed epoch: epoch (1-based), epoch time, mean loss terms over the
-    epoch's logged steps, the last learning rate and betas, and kNN where measured."""
+    epoch's logged steps, the last learning rate and betas, and kNN where measured.
+
+    A run resumed after a crash repeats what followed its last checkpoint, so an epoch or a step
+    can be logged twice: the later record (the one the resumed model carries) counts."""
     records = read_metrics(run)
-    steps = [r for r in records if r.get("kind") == "step"]
+    steps = list({r["step"]: r for r in records if r.get("kind") == "step"}.values())
+    epochs = {r["epoch"]: r for r in records if r.get("kind") == "epoch" and r.get("complete", True)}
     rows = []
-    for e in (r for r in records if r.get("kind") == "epoch" and r.get("complete", True)):
+    for e in (epochs[k] for k in sorted(epochs)):
         in_epoch = [s for s in steps if s["epoch"] == e["epoch"]]
         row = {"epoch": e["epoch"] + 1, "epoch_time_s": e["epoch_time_s"]}
         if in_epoch:

@@ -12,7 +12,9 @@ import torch
 import torch.nn as nn
 
 from .data import AUG_PARAM_NAMES, AugmentConfig, apply_aug_params, sample_aug_params
-from .eval import extract_features
+from .features import MuEncoder, extract_features
+
+__all__ = ["MuEncoder", "augmentation_probe", "fit_ridge", "ridge_r2", "select_ridge", "PROBED_PARAMS"]
 
 # Parameters probed: those that vary continuously or as a coin flip under the default config.
 PROBED_PARAMS = (
@@ -140,16 +142,3 @@ def augmentation_probe(
     scores = {name: float(v) for name, v in zip(PROBED_PARAMS, r2)}
     scores["mean_r2"] = float(r2.mean())
     return scores
-
-
-class MuEncoder(nn.Module):
-    """Wrap a SuperInfoModel so that it maps images to the posterior mean mu."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-        # Take the model's mode: code that restores the wrapper's mode then restores the model's.
-        self.train(model.training)
-
-    def forward(self, x):
-        return self.model.features(x, "mu")

@@ -46,6 +46,9 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "results"
+# The CPU study's results (experiments/cpu_study.py): real figures, of a CPU-sized setting; kept
+# apart from the GPU figures, never in the same table.
+CPU_RESULTS_DIR = RESULTS_DIR / "cpu"
 KINDS = ("run", "sweep", "benchmark")
 FORMAT_VERSION = 1
 
@@ -53,12 +56,30 @@ FORMAT_VERSION = 1
 # ----------------------------------------------------------------------------- provenance
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def device_info(device=None) -> dict:
-    """{"device": name, "device_type": "cuda" / "cpu"} of `device` (default: cuda if present)."""
+    """{"device": name, "device_type": "cuda" / "cpu"} of `device` (default: cuda if present);
+    on a CPU also its model and the threads torch computes with."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
         return {"device": torch.cuda.get_device_name(device), "device_type": "cuda"}
-    return {"device": "cpu", "device_type": device.type}
+    return {
+        "device": "cpu",
+        "device_type": device.type,
+        "cpu_model": cpu_model(),
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    }
 
 
 def git_commit() -> tuple[str, str]:
@@ -256,11 +277,12 @@ def _pct(value) -> str:
 
 
 def _device_label(record: dict) -> str:
-    return (
-        f"{record.get('device', '?')} (CPU smoke test, not a GPU figure)"
-        if record.get("cpu")
-        else record.get("device", "?")
-    )
+    if not record.get("cpu"):
+        return record.get("device", "?")
+    if record.get("smoke", True):
+        return f"{record.get('device', '?')} (CPU smoke test, not a GPU figure)"
+    threads = record.get("cpu_threads")
+    return f"CPU {record.get('cpu_model', '?')}" + (f", {threads} thread(s)" if threads else "")
 
 
 # Longer than most functions here: one branch per result kind, each a flat list of display columns.
@@ -331,10 +353,11 @@ def results_table(results: list[dict], kind: str = "run", include_cpu: bool = Fa
 
 
 def markdown_table(rows: list[dict], empty: str = "(no GPU results yet)") -> str:
-    """GitHub markdown for rows of equal keys (as `results_table` returns)."""
+    """GitHub markdown for rows of equal keys (as `results_table` returns); keys starting with
+    "_" hold data for code, not for the table."""
     if not rows:
         return empty
-    header = list(rows[0])
+    header = [k for k in rows[0] if not k.startswith("_")]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(str(row.get(h, "")) for h in header) + " |" for row in rows]
     return "\n".join(lines)
@@ -401,6 +424,14 @@ def main(argv=None) -> int:
             print(results.message)
             for kind in KINDS:
                 print(f"\n### {kind}\n\n" + markdown_table(results_table(results, kind, args.include_cpu)))
+            cpu_dir = Path(args.results_dir) / "cpu"
+            if cpu_dir.is_dir():
+                cpu = [r for r in load_results(cpu_dir) if not r.get("smoke")]
+                print(f"\n## CPU study ({cpu_dir}): a CPU-sized setting, not GPU figures")
+                for kind in KINDS:
+                    print(
+                        f"\n### {kind} (CPU)\n\n" + markdown_table(results_table(cpu, kind, True), "(none)")
+                    )
         else:
             for path in import_bundle(args.bundle, args.results_dir):
                 print(f"wrote {path}")

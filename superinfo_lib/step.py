@@ -6,13 +6,20 @@ the toy all call it, so what is timed is what is trained.
 
 Precision: bf16 autocast where the GPU computes bf16 natively (compute capability >= 8.0:
 A100, H100, RTX 30xx and later), fp16 autocast with a gradient scaler on older GPUs (Colab's
-T4 is 7.5: no bf16 tensor cores, and cuDNN has no bf16 convolutions there), fp32 on a CPU.
+T4 is 7.5: no bf16 tensor cores, and cuDNN has no bf16 convolutions there). On a CPU: bf16
+autocast where the CPU computes bf16 natively (AVX-512 BF16 or AMX, read from its feature flags:
+the small convnet trains 1.8x faster than in fp32 there), fp32 elsewhere (bf16 would be emulated).
+
+Memory layout: channels_last on every device (measured on a 2-core AMD EPYC, small convnet, bf16:
+944 pairs/s against 694 contiguous; fp32 436 against 388).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import cache
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -23,16 +30,28 @@ PRECISIONS = ("bf16", "fp16", "fp32")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+@cache
+def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bf16 in hardware (the avx512_bf16 or amx_bf16 feature flag).
+    False where the flags cannot be read (not Linux): fp32 is then the safe choice."""
+    try:
+        flags = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
 def choose_precision(device: torch.device | str, requested: str = "auto") -> str:
     """`requested` if given ("bf16", "fp16", "fp32"), else the fastest precision that is safe
-    on `device`: bf16 on GPUs with native bf16, fp16 on older GPUs, fp32 on a CPU."""
+    on `device`: bf16 on GPUs with native bf16, fp16 on older GPUs; on a CPU, bf16 where it
+    computes bf16 natively, else fp32."""
     if requested != "auto":
         if requested not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS} or 'auto', got {requested!r}")
         return requested
     device = torch.device(device)
     if device.type != "cuda":
-        return "fp32"
+        return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
     if not torch.cuda.is_available():  # settings planned for a GPU on a machine without one
         return "bf16"
     major, _ = torch.cuda.get_device_capability(device)

@@ -219,7 +219,8 @@ def test_session_runs_the_next_item_and_skips_it_next_time(tmp_path, monkeypatch
     assert gpu_session.main(args) == 0
     runs = results.load_results(tmp_path / "res", kind="run")
     assert sorted(r["method"] for r in runs) == ["mib", "simclr"]
-    assert all(r["session_item"] == "main" and r["complete"] and r["precision"] == "fp32" for r in runs)
+    cpu_precision = bench_gpu.choose_precision("cpu")  # bf16 where the CPU has native bf16
+    assert all(r["session_item"] == "main" and r["complete"] and r["precision"] == cpu_precision for r in runs)
     with tarfile.open(tmp_path / "out" / "results.tar") as tar:
         assert len(tar.getnames()) == 2
     assert gpu_session.done(list(runs), "main")
@@ -268,3 +269,87 @@ def test_memory_bench_sees_a_cell_allocate_and_names_the_torch_build(tmp_path):
     assert r["cells"][1]["peak_rise_mb"] > 70
     assert r["peak_mb"] == r["cells"][1]["peak_mb"]
     assert r["torch"] == torch.__version__
+
+
+cpu_study = load_script("experiments/cpu_study.py")
+
+
+def test_cpu_study_runs_the_queue_chooses_beta_on_validation_and_resumes(tmp_path, capsys):
+    """Smoke: sweep (validation) -> main with the sweep's beta; a second call starts nothing."""
+    args = [
+        "--smoke",
+        "--synthetic",
+        "--results-dir",
+        str(tmp_path / "res"),
+        "--work-dir",
+        str(tmp_path / "w"),
+    ]
+    assert cpu_study.main([*args, "--items", "sweep", "main"]) == 0
+    found = {r["label"]: r for r in results.load_results(tmp_path / "res", kind="run")}
+    sweep = results.load_results(tmp_path / "res", kind="sweep")[0]
+    assert sweep["complete"] and sweep["evaluated_on"] == "validation"
+    assert all(row["evaluated_on"] == "validation" for row in sweep["rows"])
+    best = sweep["best"]
+    assert best["beta_12"] + best["beta_21"] > 0
+    superinfo = found["main-superinfo-s0"]
+    assert (superinfo["beta_12"], superinfo["beta_21"]) == (best["beta_12"], best["beta_21"])
+    for r in found.values():
+        assert r["complete"] and r["device_type"] == "cpu" and r["cpu_model"] and r["cpu_threads"] >= 1
+        assert r["command"].startswith("python experiments/cpu_study.py") and r["commit"]
+        assert r["evaluated_on"] == ("test" if r["item"] == "main" else "validation")
+        assert {"sigma_median", "aug_probe_z_mean_r2", "few_label_draws", "per_epoch"} <= set(r)
+    assert "robustness" in superinfo and "robustness" not in found["sweep-superinfo-b0-0"]
+    capsys.readouterr()
+    assert cpu_study.main([*args, "--items", "sweep", "main"]) == 0
+    out = capsys.readouterr().out
+    assert "start" not in out and "still to run: none" in out
+
+
+def test_cpu_study_never_starts_a_run_that_does_not_fit(tmp_path, capsys):
+    args = [
+        "--smoke",
+        "--synthetic",
+        "--results-dir",
+        str(tmp_path / "res"),
+        "--work-dir",
+        str(tmp_path / "w"),
+    ]
+    assert cpu_study.main([*args, "--items", "sweep", "--budget-s", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "not started" in out and "start sweep" not in out
+    assert not (tmp_path / "res").exists() or not list((tmp_path / "res").glob("run-*.json"))
+
+
+def test_cpu_study_smoke_refuses_the_real_results_folder():
+    with pytest.raises(SystemExit):
+        cpu_study.parse_args(["--smoke", "--results-dir", str(cpu_study.CPU_RESULTS_DIR)])
+
+
+def test_cpu_study_run_killed_mid_way_resumes_from_its_checkpoint(tmp_path):
+    """SIGKILL a worker after its first checkpoint: the next call resumes, it does not restart."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["--smoke", "--synthetic", "--train-limit", "128", "--results-dir", str(tmp_path / "res")]
+    args += ["--work-dir", str(tmp_path / "w")]
+    spec = {"item": "main", "label": "main-simclr-s0", "method": "simclr", "seed": 0, "epochs": 12}
+    spec["evaluated_on"] = "test"
+    work = tmp_path / "w" / spec["label"]
+    cmd = [sys.executable, str(ROOT / "experiments/cpu_study.py"), *args, "--run", json.dumps(spec)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (work / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (work / "checkpoint.pt").exists(), "no checkpoint was written before the kill"
+    assert not list((tmp_path / "res").glob("run-*.json")) if (tmp_path / "res").exists() else True
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resumed" in done.stdout
+    record = results.load_results(tmp_path / "res", kind="run")[0]
+    assert record["complete"] and record["epochs_done"] == 12
+    assert [e["epoch"] for e in record["per_epoch"]] == list(range(1, 13))

@@ -204,3 +204,46 @@ def test_eval_cli_names_the_run_it_read(tmp_path):
         timeout=300,
     )
     assert missing.returncode == 2 and "no.pt" in missing.stderr
+
+
+def test_a_column_constant_on_the_labelled_rows_cannot_move_a_prediction():
+    """With few labels a feature can be constant on the labelled rows; standardising it with a
+    tiny floor used to blow it up on the test rows. Zero-started weights stay 0 on it."""
+    from superinfo_lib.eval import fit_linear
+
+    g = torch.Generator().manual_seed(0)
+    train_y = torch.arange(40) % 4
+    signal = lambda y: y.float()[:, None] + 0.3 * torch.randn(len(y), 1, generator=g)  # noqa: E731
+    train_f = torch.cat([signal(train_y), torch.zeros(40, 1)], 1)  # column 1: constant 0
+    test_y = torch.arange(200) % 4
+    test_f = torch.cat([signal(test_y), torch.zeros(200, 1)], 1)
+    predict = fit_linear(train_f, train_y, 4, epochs=200, lr=0.05)
+    shifted = test_f.clone()
+    shifted[:, 1] = 5.0  # the constant column moves on the test rows only
+    assert torch.equal(predict(test_f), predict(shifted))
+    assert (predict(test_f) == test_y).float().mean() > 0.6  # chance: 0.25
+
+
+def test_few_label_draws_sigma_and_the_probe_on_z():
+    from superinfo_lib.data import normalize
+    from superinfo_lib.eval import few_label_scores
+
+    model, data = tiny_trained_model(), synthetic_images(n_train=120, n_test=60, seed=3)
+    scores = evaluate_model(
+        model, data, linear_epochs=3, few_label=(2, 5), few_label_draws=3, probe_images=40, z_probe=True
+    )
+    draws = scores["few_label_draws"]
+    assert set(draws) == {"2", "5"} and all(len(v) == 3 for v in draws.values())
+    assert scores["few_label"]["2"] == pytest.approx(sum(draws["2"]) / 3)
+    assert len(set(draws["2"])) > 1  # different labelled images, different scores
+    # sigma: the median over test images and latent dimensions of exp(logvar / 2), as written out.
+    with torch.no_grad():
+        _, logvar = model.head(model.backbone(normalize(data.test_x)))
+    assert scores["sigma_median"] == pytest.approx(torch.exp(0.5 * logvar).median().item(), rel=1e-3)
+    assert set(scores["aug_probe"]) == {"backbone", "mu", "z", "images"}
+    assert scores["aug_probe_z_mean_r2"] == scores["aug_probe"]["z"]["mean_r2"]
+    one_draw, _ = few_label_scores(
+        (model.features(normalize(data.train_x)), data.train_y, model.features(normalize(data.test_x)),
+         data.test_y), 10, (2,), 3,
+    )  # fmt: skip
+    assert one_draw["2"] == pytest.approx(draws["2"][0])  # draw 0 is the single draw of before

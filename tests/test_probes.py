@@ -87,3 +87,22 @@ def test_other_view_control_reads_nothing():
     control = augmentation_probe(ColourStats(), images, seed=0, other_view=True)
     assert own["grayscale"] > 0.3 and abs(control["grayscale"]) < 0.1 and abs(control["brightness"]) < 0.1
     assert abs(control["mean_r2"]) < 0.05
+
+
+def test_sample_encoder_draws_z_around_mu_with_sigma():
+    from superinfo_lib.features import MuEncoder, SampleEncoder
+    from superinfo_lib.models import SuperInfoModel
+
+    torch.manual_seed(0)
+    model = SuperInfoModel("small", latent_dim=8, proj_hidden=16, proj_out=4).eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        mu, logvar = model.head(model.backbone(x))
+        z = torch.stack([SampleEncoder(model, seed=s)(x) for s in range(2000)])
+        again = SampleEncoder(model, seed=5)(x)
+    assert torch.equal(again, z[5])  # a seed gives the same sample
+    assert not torch.equal(z[0], z[1])
+    sigma = torch.exp(0.5 * logvar)
+    assert torch.allclose(z.mean(0), mu, atol=4 * sigma.max().item() / 2000**0.5)
+    assert torch.allclose(z.std(0), sigma, rtol=0.1)
+    assert torch.equal(MuEncoder(model)(x), mu)

@@ -11,7 +11,11 @@ from superinfo_lib.step import choose_precision, make_scaler, training_step
 
 
 def test_precision_follows_the_device(monkeypatch):
+    monkeypatch.setattr(step_mod, "cpu_has_native_bf16", lambda: False)
     assert choose_precision("cpu") == "fp32"
+    monkeypatch.setattr(step_mod, "cpu_has_native_bf16", lambda: True)
+    assert choose_precision("cpu") == "bf16"
+    assert choose_precision("cpu", "fp32") == "fp32"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # T4
     assert choose_precision("cuda") == "fp16"
@@ -20,6 +24,22 @@ def test_precision_follows_the_device(monkeypatch):
     assert choose_precision("cuda", "fp32") == "fp32"  # an explicit choice wins
     with pytest.raises(ValueError, match="precision"):
         choose_precision("cpu", "fp8")
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", True),  # AMD Zen 4, Intel Cooper Lake
+        ("fpu sse avx2 avx512f amx_bf16 amx_tile", True),  # Intel Sapphire Rapids
+        ("fpu sse avx2 avx512f avx512bw", False),  # AVX-512 without bf16: emulated, slower
+        ("fpu sse avx2 avx512_bf16x", False),  # a flag that merely starts the same
+    ],
+)
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    assert step_mod.cpu_has_native_bf16(cpuinfo) is native
+    assert step_mod.cpu_has_native_bf16(tmp_path / "missing") is False
 
 
 def test_only_fp16_scales_the_loss():

@@ -169,10 +169,13 @@ def test_bad_config_raises_naming_the_setting(changes, name):
 def test_config_defaults_and_opt_in():
     cfg = TrainConfig(beta_12=-1e-3, allow_negative_beta=True, device="cpu").resolve()
     assert cfg.preset.beta_12 == -1e-3 and cfg.preset.beta_21 == 1e-3  # one override, one preset value
-    cpu = TrainConfig(device="cpu").resolve()  # CPU: scaled down, and says so
-    assert cpu.scaled_down and cpu.epochs == 1 and cpu.train_limit == 2048 and cpu.arch == "resnet18"
-    assert cpu.precision == "fp32"
+    cpu = TrainConfig(device="cpu").resolve()  # CPU: the CPU study's recipe, short, and says so
+    assert cpu.scaled_down and cpu.train_limit is None and cpu.arch == "small"
+    assert (cpu.epochs, cpu.batch_size, cpu.preset.temperature) == (5, 256, 0.2)
+    assert cpu.precision == ("bf16" if step_mod.cpu_has_native_bf16() else "fp32")
+    assert TrainConfig(device="cpu", epochs=3).resolve().preset.temperature == 0.5  # the preset's
     gpu = TrainConfig(device="cuda", loss="mib", precision="bf16").resolve()
+    assert gpu.arch == "resnet18"
     assert gpu.epochs == 100 and gpu.batch_size == 512 and gpu.preset.beta_12 == 1e-2 and not gpu.scaled_down
     assert gpu.preset.beta_warmup_fraction == 0.5  # MIB's schedule comes with its preset
     assert gpu.lr == pytest.approx(0.06 * 512 / 256)

@@ -1,0 +1,90 @@
+"""superinfo_lib.study: mean ± sd over seeds, paired differences and what their interval allows."""
+
+import math
+import random
+
+import pytest
+
+from superinfo_lib.results import markdown_table
+from superinfo_lib.study import (
+    T_975,
+    by_method,
+    difference_rows,
+    mean_sd,
+    metric,
+    paired_difference,
+    summary_rows,
+    verdict,
+)
+
+
+def test_t_quantiles_match_the_tables():
+    # Known values of Student's t(0.975, df); df -> infinity tends to the normal's 1.96.
+    assert T_975[2] == pytest.approx(4.303, abs=1e-3)
+    assert T_975[10] == pytest.approx(2.228, abs=1e-3)
+    assert all(T_975[d] > T_975[d + 1] > 1.96 for d in range(1, 10))
+
+
+def test_paired_difference_against_a_naive_computation():
+    a = {0: 0.50, 1: 0.52, 2: 0.49}
+    b = {0: 0.53, 1: 0.545, 2: 0.51, 3: 0.9}  # seed 3 has no partner: left out
+    d = paired_difference(a, b)
+    diffs = [0.03, 0.025, 0.02]
+    m = sum(diffs) / 3
+    sd = math.sqrt(sum((x - m) ** 2 for x in diffs) / 2)
+    assert d["seeds"] == [0, 1, 2] and d["n"] == 3
+    assert d["mean"] == pytest.approx(m) and d["sd"] == pytest.approx(sd)
+    assert d["high"] - d["mean"] == pytest.approx(4.303 * sd / math.sqrt(3))
+    assert d["low"] > 0 and verdict(d) == "higher"
+
+
+def test_the_words_follow_the_interval():
+    noisy = paired_difference({0: 0.5, 1: 0.5, 2: 0.5}, {0: 0.52, 1: 0.47, 2: 0.51})
+    assert noisy["low"] < 0 < noisy["high"]
+    assert verdict(noisy) == "no measurable difference at this scale"
+    worse = paired_difference({0: 0.5, 1: 0.6}, {0: 0.4, 1: 0.5})
+    assert verdict(worse) == "lower"  # the same drop on both seeds: sd 0, a point interval
+    assert paired_difference({0: 0.5}, {0: 0.6}) is None
+    assert verdict(None).startswith("no interval")
+
+
+def test_interval_covers_the_true_difference_about_95_percent_of_the_time():
+    rng = random.Random(0)
+    covered = 0
+    for _ in range(2000):
+        a = {s: rng.gauss(0.5, 0.02) for s in range(3)}
+        b = {s: a[s] + 0.01 + rng.gauss(0, 0.01) for s in range(3)}
+        d = paired_difference(a, b)
+        covered += d["low"] <= 0.01 <= d["high"]
+    assert 0.93 < covered / 2000 < 0.97
+
+
+def run(method, seed, knn, complete=True, **extra):
+    return {"method": method, "seed": seed, "knn_top1": knn, "complete": complete, **extra}
+
+
+def test_tables_of_a_study():
+    runs = [
+        run("simclr", 0, 0.50, robustness={"mean_corruption": {"knn": 0.40}}),
+        run("simclr", 1, 0.52),
+        run("superinfo", 0, 0.51),
+        run("superinfo", 1, 0.55),
+        run("superinfo", 2, 0.99, complete=False),  # an unfinished run counts nowhere
+    ]
+    assert metric(runs[0], "robustness.mean_corruption.knn") == 0.40
+    assert metric(runs[1], "robustness.mean_corruption.knn") is None
+    assert by_method(runs, "knn_top1") == {"simclr": {0: 0.50, 1: 0.52}, "superinfo": {0: 0.51, 1: 0.55}}
+    summary = {r["metric"]: r for r in summary_rows(runs)}
+    assert summary["kNN top-1 (h) %"]["simclr"] == "51.00 ± 1.41 (2)"
+    assert summary["kNN top-1 (h) %"]["mib"] == "–"
+    diffs = difference_rows(runs)
+    assert [(d["_key"], d["_method"]) for d in diffs] == [("knn_top1", "superinfo")]
+    assert diffs[0]["mean"] == "+2.00" and diffs[0]["seeds"] == "2"
+    table = markdown_table(diffs)
+    assert "_diff" not in table and "superinfo − simclr" in table
+
+
+def test_mean_sd_of_one_value_has_no_sd():
+    assert mean_sd([0.3]) == (0.3, None)
+    with pytest.raises(ValueError, match="empty"):
+        mean_sd([])
