@@ -220,7 +220,9 @@ def test_session_runs_the_next_item_and_skips_it_next_time(tmp_path, monkeypatch
     runs = results.load_results(tmp_path / "res", kind="run")
     assert sorted(r["method"] for r in runs) == ["mib", "simclr"]
     cpu_precision = bench_gpu.choose_precision("cpu")  # bf16 where the CPU has native bf16
-    assert all(r["session_item"] == "main" and r["complete"] and r["precision"] == cpu_precision for r in runs)
+    assert all(
+        r["session_item"] == "main" and r["complete"] and r["precision"] == cpu_precision for r in runs
+    )
     with tarfile.open(tmp_path / "out" / "results.tar") as tar:
         assert len(tar.getnames()) == 2
     assert gpu_session.done(list(runs), "main")
