@@ -320,7 +320,7 @@ class Study:
         return subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT, env=env)
 
     def bench(self) -> None:
-        if any(r["kind"] == "benchmark" for r in self.records()):
+        if any(r["kind"] == "benchmark" and r.get("session_item") == "cpu-study" for r in self.records()):
             print("[bench] already in the results: skipped", flush=True)
             return
         need = 30.0 if self.args.smoke else 400.0
