@@ -5,7 +5,7 @@ Source of the corruptions and of their parameters per severity: D. Hendrycks and
 "Benchmarking Neural Network Robustness to Common Corruptions and Perturbations", ICLR 2019;
 the parameters are those of CIFAR-10-C in the authors' repository hendrycks/robustness, file
 ImageNet-C/create_c/make_cifar_c.py. The code here is this library's own batched torch
-implementation of the same operations (`PARAMS` below), with these choices:
+implementation of the same operations (`PARAMS` below; JPEG is libjpeg's own), with these choices:
 
 - Every corruption acts on uint8 (N, 3, H, W) images and returns uint8, rounded to the nearest
   value (the original truncates with np.uint8, a bias of about -0.5 grey level).
@@ -19,13 +19,9 @@ implementation of the same operations (`PARAMS` below), with these choices:
 - brightness and saturate change V and S in HSV: `rgb_to_hsv` / `hsv_to_rgb` below are a batched
   torch version of the usual conversion (Python's colorsys conventions: hue 0 and saturation 0
   for greys), so greys gain the hue of red when saturate adds to S, as in the original.
-- jpeg_compression: the original saves with PIL (libjpeg) at a quality per severity. Here
-  `jpeg_roundtrip` does the lossy steps of that encode + decode in torch (colour transform, 4:2:0
-  chroma, 8x8 DCT, the standard quantisation tables scaled as libjpeg scales them), batched on
-  the images' device. Against PIL at the five qualities, on 1,000 CIFAR-10 test images with a
-  little noise added, it differs by 0.5-0.8 grey levels on average (the integer DCT of libjpeg
-  sometimes rounds a coefficient the other way, which moves a whole block), and its mean change
-  of the image is within 0.1% of PIL's (0.4% on the clean images).
+- jpeg_compression: the original saves with PIL (libjpeg) at a quality per severity; so does
+  `jpeg_roundtrip`, through torchvision.io's batched libjpeg calls (PIL where torchvision is not
+  installed), on the CPU: its images are libjpeg's, identical to PIL's.
 - pixelate: down- and up-sampling with PIL's BOX rule (a source pixel counts for a target pixel
   when its centre lies in the target's footprint), as one linear map per axis.
 - contrast scales each channel's deviation from that image's channel mean.
@@ -150,191 +146,36 @@ def box_resample_matrix(in_size: int, out_size: int, device=None) -> torch.Tenso
 
 # ----------------------------------------------------------------------------- JPEG
 
-# The example quantisation tables of the JPEG standard (ITU-T T.81, Annex K), row by row.
-JPEG_LUMA_TABLE = (
-    16,
-    11,
-    10,
-    16,
-    24,
-    40,
-    51,
-    61,
-    12,
-    12,
-    14,
-    19,
-    26,
-    58,
-    60,
-    55,
-    14,
-    13,
-    16,
-    24,
-    40,
-    57,
-    69,
-    56,
-    14,
-    17,
-    22,
-    29,
-    51,
-    87,
-    80,
-    62,
-    18,
-    22,
-    37,
-    56,
-    68,
-    109,
-    103,
-    77,
-    24,
-    35,
-    55,
-    64,
-    81,
-    104,
-    113,
-    92,
-    49,
-    64,
-    78,
-    87,
-    103,
-    121,
-    120,
-    101,
-    72,
-    92,
-    95,
-    98,
-    112,
-    100,
-    103,
-    99,
-)
-JPEG_CHROMA_TABLE = (
-    17,
-    18,
-    24,
-    47,
-    99,
-    99,
-    99,
-    99,
-    18,
-    21,
-    26,
-    66,
-    99,
-    99,
-    99,
-    99,
-    24,
-    26,
-    56,
-    99,
-    99,
-    99,
-    99,
-    99,
-    47,
-    66,
-    99,
-    99,
-    99,
-    99,
-    99,
-    99,
-) + (99,) * 32
 
+def jpeg_roundtrip(images: torch.Tensor, quality: int) -> torch.Tensor:
+    """Encode and decode uint8 (N, 3, H, W) images as baseline JPEG at `quality` with libjpeg,
+    as CIFAR-10-C does (PIL's save); uint8 (N, 3, H, W) back, on the images' device.
 
-def jpeg_quant_table(base: tuple[int, ...], quality: int, device=None) -> torch.Tensor:
-    """(64,) divisors at `quality` (1..100), scaled from a base table as libjpeg does."""
-    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    return ((torch.tensor(base, dtype=torch.float32) * scale + 50) // 100).clamp(1, 255).to(device)
-
-
-def dct_matrix(n: int = 8, device=None, dtype=torch.float64) -> torch.Tensor:
-    """(n, n) orthonormal DCT-II: JPEG's 8x8 transform is C @ block @ C.T."""
-    k = torch.arange(n, dtype=torch.float64)[:, None]
-    i = torch.arange(n, dtype=torch.float64)[None, :]
-    c = torch.cos((2 * i + 1) * k * math.pi / (2 * n)) * math.sqrt(2 / n)
-    c[0] = math.sqrt(1 / n)
-    return c.to(device=device, dtype=dtype)
-
-
-def _to_blocks(planes: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, H/8, W/8, 64), each 8x8 block flattened row by row."""
-    n, c, h, w = planes.shape
-    return planes.reshape(n, c, h // 8, 8, w // 8, 8).transpose(3, 4).reshape(n, c, h // 8, w // 8, 64)
-
-
-def _from_blocks(blocks: torch.Tensor) -> torch.Tensor:
-    n, c, bh, bw, _ = blocks.shape
-    return blocks.reshape(n, c, bh, bw, 8, 8).transpose(3, 4).reshape(n, c, bh * 8, bw * 8)
-
-
-def _fancy_upsample(x: torch.Tensor) -> torch.Tensor:
-    """2x upsampling along H and W, each output 3/4 of its nearer and 1/4 of its further input
-    sample, edges repeated (libjpeg's "fancy" h2v2 upsampling)."""
-    for dim in (2, 3):
-        size = x.shape[dim]
-        before = torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 0, size - 1)], dim)
-        after = torch.cat([x.narrow(dim, 1, size - 1), x.narrow(dim, size - 1, 1)], dim)
-        x = torch.stack([0.75 * x + 0.25 * before, 0.75 * x + 0.25 * after], dim + 1).flatten(dim, dim + 1)
-    return x
-
-
-def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
-    """Baseline JPEG encode + decode of float RGB (N, 3, H, W) in [0, 255], batched on any device.
-
-    The lossy steps of a libjpeg round trip at its defaults: YCbCr (JFIF), 4:2:0 chroma (2x2
-    means), 8x8 DCT, quantisation by the standard tables scaled to `quality` (rounding half away
-    from zero), and on decoding fancy chroma upsampling; intermediate planes are rounded to
-    integers as libjpeg stores them. (Entropy coding is lossless and skipped.) Computed in float64,
-    so that no TF32 matmul moves a coefficient across a rounding boundary on a GPU. Returns RGB
-    in [0, 255], rounded, in the dtype of `x`.
+    torchvision.io when installed: it calls the same libjpeg in one batched call, about 40x
+    faster than PIL image by image (2,000 CIFAR-10 test images: 0.12 s against 5 s on 2 CPU cores),
+    and gave identical images. Without torchvision (the CPU course on Binder), PIL itself.
     """
-    dtype, x = x.dtype, x.double()
-    h, w = x.shape[-2:]
-    pad_h, pad_w = -h % 16, -w % 16  # whole 16x16 units, edges repeated as libjpeg
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-    r, g, b = x.unbind(1)
-    ycc = torch.stack(
-        [
-            0.299 * r + 0.587 * g + 0.114 * b,
-            -0.168735892 * r - 0.331264108 * g + 0.5 * b + 128,
-            0.5 * r - 0.418687589 * g - 0.081312411 * b + 128,
-        ],
-        1,
-    ).round()
-    luma, chroma = ycc[:, :1], F.avg_pool2d(ycc[:, 1:], 2).round()
-    c = dct_matrix(device=x.device)
-    kron = torch.kron(c, c)  # vec(C B C^T) = (C kron C) vec(B)
+    cpu = images.detach().cpu().contiguous()
+    try:
+        import torchvision.io as tvio
+    except ImportError:
+        tvio = None
+    if tvio is not None:
+        out = torch.stack(tvio.decode_jpeg(tvio.encode_jpeg(list(cpu), quality=quality)))
+    else:
+        import io
 
-    def compress(planes, base):
-        q = jpeg_quant_table(base, quality, x.device).double()
-        coef = (_to_blocks(planes - 128) @ kron.T) / q
-        coef = torch.sign(coef) * torch.floor(coef.abs() + 0.5)
-        return (_from_blocks((coef * q) @ kron) + 128).round().clamp(0, 255)
+        import numpy as np
+        from PIL import Image
 
-    luma = compress(luma, JPEG_LUMA_TABLE)[:, 0]
-    cb, cr = _fancy_upsample(compress(chroma, JPEG_CHROMA_TABLE)).round().unbind(1)
-    rgb = torch.stack(
-        [
-            luma + 1.402 * (cr - 128),
-            luma - 0.344136286 * (cb - 128) - 0.714136286 * (cr - 128),
-            luma + 1.772 * (cb - 128),
-        ],
-        1,
-    )
-    return rgb[:, :, :h, :w].round().clamp(0, 255).to(dtype)
+        arrays = cpu.permute(0, 2, 3, 1).numpy()
+        out_np = np.empty_like(arrays)
+        for i, array in enumerate(arrays):
+            buffer = io.BytesIO()
+            Image.fromarray(array).save(buffer, "JPEG", quality=quality)
+            out_np[i] = np.asarray(Image.open(buffer).convert("RGB"))
+        out = torch.from_numpy(out_np).permute(0, 3, 1, 2)
+    return out.to(images.device)
 
 
 # ----------------------------------------------------------------------------- the corruptions
@@ -412,7 +253,9 @@ _FLOAT_OPS = {
     "contrast": _contrast,
     "saturate": _saturate,
     "pixelate": _pixelate,
-    "jpeg_compression": lambda x, quality, g: jpeg_roundtrip(x * 255, quality) / 255,
+    "jpeg_compression": lambda x, quality, g: (
+        jpeg_roundtrip((x * 255).round().to(torch.uint8), quality) / 255
+    ),
 }
 
 

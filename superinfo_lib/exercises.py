@@ -546,6 +546,79 @@ def check_lr_at(fn) -> ExerciseResult:
     return c.result
 
 
+def check_epoch_means(fn) -> ExerciseResult:
+    """fn(step_records, key) -> {epoch (1-based): mean of key over that epoch's logged steps},
+    a step logged twice (a resumed run) counted once, by its later record."""
+
+    def step(n, epoch, nce):
+        return {"kind": "step", "step": n, "epoch": epoch, "nce": nce}
+
+    two_epochs = [step(1, 0, 4.0), step(2, 0, 3.0), step(3, 1, 2.0), step(4, 1, 1.0)]
+    resumed = two_epochs[:3] + [step(3, 1, 9.0), step(4, 1, 1.0)]  # step 3 redone after a crash
+
+    def compare(records, expected, hints):
+        actual = fn([dict(r) for r in records], "nce")
+        if actual is None:
+            raise NotImplementedError
+        if not isinstance(actual, dict):
+            c.fail(f"{c.current}: should return a dict {{epoch: mean}}, got {type(actual).__name__}")
+        try:
+            actual = {int(k): float(v) for k, v in actual.items()}
+        except (TypeError, ValueError):
+            c.fail(f"{c.current}: should map epoch numbers to numbers, got {_fmt(list(actual.items()))}")
+        if set(actual) == set(expected) and all(
+            math.isclose(actual[k], v, abs_tol=1e-9) for k, v in expected.items()
+        ):
+            return
+        message = f"{c.current}: should be {expected}, got {actual}"
+        for hint, wrong in hints.items():
+            if set(actual) == set(wrong) and all(
+                math.isclose(actual[k], v, abs_tol=1e-9) for k, v in wrong.items()
+            ):
+                message += f" - {hint}"
+                break
+        c.fail(message)
+
+    with _Cases("epoch_means") as c:
+        c.case("two epochs of two logged steps (nce 4, 3 | 2, 1)")
+        compare(
+            two_epochs,
+            {1: 3.5, 2: 1.5},
+            {
+                "the records' epoch is 0-based: the first epoch is 1": {0: 3.5, 1: 1.5},
+                "average the steps of each epoch, not the last step's value": {1: 3.0, 2: 1.0},
+                "average each epoch's own steps, not all steps so far": {1: 3.5, 2: 2.5},
+            },
+        )
+        c.case("one epoch, one logged step")
+        compare([step(7, 0, 0.25)], {1: 0.25}, {})
+        c.case("a resumed run: step 3 was logged, lost to a crash, and logged again (9.0 then 2.0)")
+        compare(
+            two_epochs[:2] + [step(3, 1, 9.0), step(3, 1, 2.0), step(4, 1, 1.0)],
+            {1: 3.5, 2: 1.5},
+            {
+                "a step logged twice counts once, by its later record": {1: 3.5, 2: (9.0 + 2.0 + 1.0) / 3},
+                "keep the LATER record of a repeated step (the one the resumed model carries)": {
+                    1: 3.5,
+                    2: 5.0,
+                },
+            },
+        )
+        c.case("the same crash, the other way round (2.0 logged first, 9.0 by the resumed run)")
+        compare(
+            resumed,
+            {1: 3.5, 2: 5.0},
+            {
+                "keep the LATER record of a repeated step (the one the resumed model carries)": {
+                    1: 3.5,
+                    2: 1.5,
+                },
+                "a step logged twice counts once, by its later record": {1: 3.5, 2: (2.0 + 9.0 + 1.0) / 3},
+            },
+        )
+    return c.result
+
+
 # ----------------------------------------------------------------------------- notebook 6: evaluation
 
 

@@ -39,22 +39,33 @@ def read_metrics(run: str | Path, kind: str | None = None) -> list[dict]:
     return [r for r in records if kind is None or r.get("kind") == kind]
 
 
+def epoch_means(step_records: list[dict], key: str) -> dict[int, float]:
+    """{epoch (1-based): the mean of `key` over that epoch's logged steps}, for the "step"
+    records of a metrics.jsonl (their "epoch" is 0-based). A run resumed after a crash repeats
+    the steps after its last checkpoint, so a step can be logged twice: its later record counts."""
+    latest = {r["step"]: r for r in step_records}  # later records replace earlier ones
+    sums: dict[int, list[float]] = {}
+    for r in latest.values():
+        sums.setdefault(r["epoch"] + 1, []).append(r[key])
+    return {epoch: sum(values) / len(values) for epoch, values in sorted(sums.items())}
+
+
 def epoch_history(run: str | Path) -> list[dict]:
     """One row per completed epoch: epoch (1-based), epoch time, mean loss terms over the
-    epoch's logged steps, the last learning rate and betas, and kNN where measured.
-
-    A run resumed after a crash repeats what followed its last checkpoint, so an epoch or a step
-    can be logged twice: the later record (the one the resumed model carries) counts."""
+    epoch's logged steps (`epoch_means`), the last learning rate and betas, and kNN where
+    measured. A resumed run's repeated records count once, the later one."""
     records = read_metrics(run)
-    steps = list({r["step"]: r for r in records if r.get("kind") == "step"}.values())
+    steps = [r for r in records if r.get("kind") == "step"]
+    means = {term: epoch_means(steps, term) for term in TERMS}
+    last_step = {r["epoch"] + 1: r for r in {r["step"]: r for r in steps}.values()}
     epochs = {r["epoch"]: r for r in records if r.get("kind") == "epoch" and r.get("complete", True)}
     rows = []
     for e in (epochs[k] for k in sorted(epochs)):
-        in_epoch = [s for s in steps if s["epoch"] == e["epoch"]]
-        row = {"epoch": e["epoch"] + 1, "epoch_time_s": e["epoch_time_s"]}
-        if in_epoch:
-            row.update({k: sum(s[k] for s in in_epoch) / len(in_epoch) for k in TERMS})
-            last = in_epoch[-1]
+        number = e["epoch"] + 1
+        row = {"epoch": number, "epoch_time_s": e["epoch_time_s"]}
+        if number in means["loss"]:
+            row.update({term: means[term][number] for term in TERMS})
+            last = last_step[number]
             row.update(lr=last["lr"], beta_12=last["beta_12"], beta_21=last["beta_21"])
         if "knn_top1" in e:
             row["knn_top1"] = e["knn_top1"]

@@ -362,7 +362,7 @@ def train_epoch(run: Run, epoch: int, progress: bool) -> float:
     order = epoch_order(len(train_x), cfg.seed, epoch, rank).to(device)
     tracker = StepTracker(run, epoch)
     bar = None
-    if progress and run.dist.is_main:
+    if progress and run.dist.is_main and someone_watches():
         from tqdm.auto import tqdm
 
         bar = tqdm(
@@ -413,6 +413,12 @@ def train_epoch(run: Run, epoch: int, progress: bool) -> float:
     if bar is not None:
         bar.close()
     return time.perf_counter() - t_epoch
+
+
+def someone_watches() -> bool:
+    """Whether a live progress bar is read: in a terminal or a notebook. Written to a log file, its
+    carriage-return updates pile up into one huge line; there `end_epoch`'s line per epoch says it."""
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
 
 
 class StepTracker:

@@ -221,8 +221,10 @@ def fill_live_figures(figures: dict[str, go.Figure], current: ToyResult, previou
 
 def sweep_rows(results_dir: str | Path) -> tuple[list[dict], str]:
     """(rows, message): one row per (beta_12, beta_21) stored by GPU runs in results_dir,
-    from "sweep" files (their rows) and "run" files; a later file wins a tie. The message
-    says what was found, or clearly that nothing was (or which file is unreadable)."""
+    from "sweep" files (their rows) and "run" files; a later file wins a tie. Without GPU rows,
+    the CPU study's sweep in <results_dir>/cpu/ (never mixed with GPU rows). Every row carries
+    "_source" ("GPU" or "CPU study"). The message says what was found, or clearly that nothing
+    was (or which file is unreadable)."""
     try:
         records = results_io.load_results(results_dir, include_cpu=False)
         cpu = [r for r in results_io.load_results(results_dir, include_cpu=True) if r["cpu"]]
@@ -238,16 +240,50 @@ def sweep_rows(results_dir: str | Path) -> tuple[list[dict], str]:
             else []
         ):
             if isinstance(row.get("beta_12"), (int, float)) and isinstance(row.get("beta_21"), (int, float)):
-                by_beta[(float(row["beta_12"]), float(row["beta_21"]))] = {**row, "_path": record["_path"]}
+                by_beta[(float(row["beta_12"]), float(row["beta_21"]))] = {
+                    **row,
+                    "_path": record["_path"],
+                    "_source": "GPU",
+                }
     rows = [by_beta[k] for k in sorted(by_beta)]
     note = f" ({len(cpu)} CPU smoke-test file(s) ignored: they are not results.)" if cpu else ""
     if not rows:
+        cpu_rows, cpu_message = cpu_study_sweep_rows(Path(results_dir) / "cpu")
+        if cpu_rows:
+            return cpu_rows, cpu_message
         return [], (
-            f"No stored CIFAR-10 results: {results_dir} holds no GPU sweep or run with beta values yet."
-            f"{note} GPU runs make them (see bench/README.md); the live mode works without them."
+            f"No stored CIFAR-10 results: {results_dir} holds no GPU sweep or run with beta values yet, "
+            f"nor a CPU-study sweep.{note} GPU runs make them (see bench/README.md), and "
+            "experiments/cpu_study.py on a CPU; the live mode works without them."
         )
     files = len({r["_path"] for r in rows})
     return rows, f"{len(rows)} beta settings from {files} GPU result file(s) in {results_dir}.{note}"
+
+
+def cpu_study_sweep_rows(cpu_dir: Path) -> tuple[list[dict], str]:
+    """The rows of the latest complete CPU-study sweep (not a smoke test) in cpu_dir, sorted by beta."""
+    try:
+        sweeps = [
+            s
+            for s in results_io.load_results(cpu_dir, kind="sweep")
+            if not s.get("smoke") and s.get("complete") and s.get("rows")
+        ]
+    except ValueError as err:
+        return [], f"Cannot read the stored CPU results: {err}"
+    if not sweeps:
+        return [], ""
+    sweep = sweeps[-1]
+    rows = sorted(
+        ({**row, "_path": sweep["_path"], "_source": "CPU study"} for row in sweep["rows"]),
+        key=lambda r: (r["beta_12"] + r["beta_21"], r["beta_12"]),
+    )
+    n = sweep.get("n_validation")
+    return rows, (
+        f"No GPU sweep stored yet: {len(rows)} beta settings of the CPU study's sweep "
+        f"({Path(sweep['_path']).name}: {sweep.get('arch')} convnet, {sweep.get('epochs')} epochs, "
+        f"CPU {sweep.get('cpu_model')}; accuracy = kNN / linear on {n or '?'} held-out training images, "
+        "not the test set). A GPU sweep in results/ replaces it."
+    )
 
 
 def _symlog(beta: float) -> float:
@@ -605,8 +641,13 @@ class Explorer:
         fill_cifar_figure(self.figures["cifar"], self.rows, selected)
         if selected is not None:
             row = self.rows[selected]
+            source = (
+                "stored GPU results"
+                if row["_source"] == "GPU"
+                else "the CPU study: small convnet, held-out training images"
+            )
             self.figures["cifar"].layout.title.text = (
-                f"CIFAR-10 beta sweep (stored GPU results); your setting β12={s['beta_12']:g}, "
+                f"CIFAR-10 beta sweep ({source}); your setting β12={s['beta_12']:g}, "
                 f"β21={s['beta_21']:g} → nearest stored β12={row['beta_12']:g}, β21={row['beta_21']:g}"
             )
         self._refresh_static()

@@ -577,3 +577,42 @@ def test_few_label_indices_check():
         )
 
     assert_fails(exercises.check_few_label_indices(global_rng), "the same seed twice")
+
+
+def test_epoch_means_check_accepts_the_library_and_names_each_plausible_mistake():
+    from superinfo_lib.metrics import epoch_means
+
+    assert exercises.check_epoch_means(epoch_means).passed
+
+    def zero_based(records, key):
+        return {e - 1: v for e, v in epoch_means(records, key).items()}
+
+    assert_fails(exercises.check_epoch_means(zero_based), "two epochs", "0-based")
+
+    def last_step(records, key):
+        return {r["epoch"] + 1: r[key] for r in records}
+
+    assert_fails(exercises.check_epoch_means(last_step), "two epochs", "not the last step")
+
+    def running_mean(records, key):
+        out, seen = {}, []
+        for r in records:
+            seen.append(r[key])
+            out[r["epoch"] + 1] = sum(seen) / len(seen)
+        return out
+
+    assert_fails(exercises.check_epoch_means(running_mean), "two epochs", "not all steps so far")
+
+    def every_record(records, key):  # right until a step is logged twice
+        sums = {}
+        for r in records:
+            sums.setdefault(r["epoch"] + 1, []).append(r[key])
+        return {e: sum(v) / len(v) for e, v in sums.items()}
+
+    assert_fails(exercises.check_epoch_means(every_record), "a resumed run", "counts once")
+
+    def first_record(records, key):
+        return epoch_means(list(reversed(records)), key)  # the earlier record of a repeat wins
+
+    assert_fails(exercises.check_epoch_means(first_record), "a resumed run", "LATER record")
+    assert exercises.check_epoch_means(lambda records, key: None).not_implemented

@@ -336,6 +336,8 @@ def check_exercises(name, f):
         sched = f["lr_schedule"]
         assert sched["logged_steps"] >= sum(m["steps"] for m in f["methods"].values())
         assert sched["max_abs_diff"] < 1e-12
+        # Your epoch_means gives the library's per-epoch history of every run's log.
+        assert f["epoch_means_agree"] == dict.fromkeys(f["methods"], True)
     if name == "06_evaluation":
         # With every label, your kNN reproduces the library's kNN accuracy.
         assert len(f["knn_by_hand"]) == 1 and set(f["knn_by_hand"]) <= set(f["evaluated"])

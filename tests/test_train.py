@@ -269,3 +269,17 @@ def test_fp16_resume_restores_the_gradient_scaler(tmp_path):
         assert split[step]["loss"] == pytest.approx(full[step]["loss"], rel=1e-5, abs=1e-6), step
     with pytest.raises(ValueError, match="precision"):  # a resume cannot change the precision
         train(tiny_config(tmp_path / "split", resume=True, loss="mib", epochs=1), progress=False)
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_progress_bar_only_where_someone_watches(tmp_path, capsys, monkeypatch, watched):
+    """Piped into a log file, tqdm's carriage-return updates pile up: one line per epoch instead."""
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: watched)
+    train(tiny_config(tmp_path / "run"), progress=True)
+    out, err = capsys.readouterr()
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("epoch")] == [
+        "epoch 1/2",
+        "epoch 2/2",
+    ]
+    assert ("\r" in err) == watched

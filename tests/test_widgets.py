@@ -187,6 +187,38 @@ def test_cifar_mode_plots_the_stored_sweep_and_highlights_the_setting(tmp_path):
     assert ex.result.settings["beta_21"] == 1e-2
 
 
+def test_cifar_mode_falls_back_to_the_cpu_study_sweep_and_never_mixes_it_in(tmp_path):
+    rows = [
+        {"beta_12": b12, "beta_21": b21, "knn_top1": 0.5 + b12, "linear_top1": 0.55, "aug_probe_mean_r2": 0.3}
+        for b12, b21 in ((1e-2, 1e-2), (0.0, 0.0), (2e-2, 0.0))
+    ]
+    cpu_sweep = {
+        "kind": "sweep",
+        "device": "cpu",
+        "device_type": "cpu",
+        "cpu_model": "Some CPU",
+        "smoke": False,
+    }
+    cpu_sweep |= {"complete": True, "arch": "small", "epochs": 8, "n_validation": 5000, "rows": rows}
+    write_result(tmp_path / "cpu", "sweep-cpu.json", cpu_sweep)
+    write_result(tmp_path / "cpu", "sweep-smoke.json", cpu_sweep | {"smoke": True, "rows": rows[:1]})
+    ex = build_explorer(results_dir=tmp_path, run=False)
+    ex.controls["mode"].value = "cifar"
+    fig = ex.figures["cifar"]
+    assert list(trace(fig, "kNN (k=200)").x) == ["0 / 0", "0.01 / 0.01", "0.02 / 0"]  # by beta_12 + beta_21
+    assert "CPU study" in fig.layout.title.text and "held-out training images" in ex.cifar_message.value
+    assert "Some CPU" in ex.cifar_message.value
+    # A GPU sweep, once stored, replaces the CPU study's rows entirely.
+    gpu_rows = [
+        {"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.9, "linear_top1": 0.9, "aug_probe_mean_r2": 0.1}
+    ]
+    write_result(tmp_path, "sweep-gpu.json", {"kind": "sweep", "epochs": 30, "rows": gpu_rows})
+    ex = build_explorer(results_dir=tmp_path, run=False)
+    ex.controls["mode"].value = "cifar"
+    assert list(trace(ex.figures["cifar"], "kNN (k=200)").x) == ["0.001"]
+    assert "GPU" in ex.figures["cifar"].layout.title.text
+
+
 def test_unreadable_results_file_is_reported_not_raised(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     ex = build_explorer(results_dir=tmp_path, run=False)
