@@ -263,7 +263,18 @@ def check_04(f):
         assert all(r["sigma_median"] < 0.025 for r in finite)  # at the head's floor, e^-4
 
 
+def check_cpu_study_curves(curves):
+    """Notebook 5's view of the stored CPU study: three seeds of every method, whole runs."""
+    assert set(curves) == {"simclr", "mib", "superinfo"}
+    for name, c in curves.items():
+        assert c["seeds"] == 3 and len(set(c["epochs"])) == 1, name  # equal epochs
+        # Training lowers InfoNCE in every run.
+        assert all(last < first for first, last in zip(c["first_nce"], c["final_nce"])), name
+
+
 def check_05(f):
+    if f["cpu_study_curves"] is not None:
+        check_cpu_study_curves(f["cpu_study_curves"])
     methods = f["methods"]
     assert set(methods) == {"simclr", "mib", "superinfo"}
     for name, m in methods.items():
@@ -278,7 +289,22 @@ def check_05(f):
     assert methods["mib"]["kl_12_last"] < methods["simclr"]["kl_12_last"]
 
 
+def check_cpu_study(study):
+    """Notebook 6's section 1a: what it says of the stored CPU study holds on the stored data."""
+    assert study["runs"] == {"simclr": 3, "mib": 3, "superinfo": 3}
+    assert all(seeds == [0, 1, 2] for seeds in study["seeds"].values())
+    assert study["sweep_evaluated_on"] == ["validation"]  # beta was never chosen on the test set
+    # SuperInfo's beta is the sweep's choice on validation images, the same for the three seeds.
+    assert {tuple(b) for b in study["superinfo_beta"]} == {tuple(study["sweep_best"][-1])}
+    for key, d in study["differences"].items():
+        # The words follow the interval.
+        holds_zero = d["low"] <= 0 <= d["high"]
+        assert (d["reading"] == "no measurable difference at this scale") == holds_zero, key
+
+
 def check_06(f):
+    if f["cpu_study"] is not None:
+        check_cpu_study(f["cpu_study"])
     evaluated = f["evaluated"]
     assert set(evaluated) == {"simclr", "mib", "superinfo"}
     for name, e in evaluated.items():
