@@ -249,7 +249,7 @@ def start_run(cfg: TrainConfig, dist_info: distributed.DistInfo, data: ImageData
             f"CPU run: the CPU study's recipe, short ({cfg.arch} convnet, {cfg.epochs} epochs on all "
             f"training images, batch {cfg.batch_size}, temperature {cfg.preset.temperature}, "
             f"{cfg.precision}); about 5 minutes on 2 cores. The CPU study trains this recipe for "
-            "12 epochs (README, Results); a GPU run trains ResNet-18 for 100. Pass --epochs, --arch "
+            "10 epochs (README, Results); a GPU run trains ResNet-18 for 100. Pass --epochs, --arch "
             "or --train-limit to change it."
         )
     data = data or load_data(cfg, dist_info)
