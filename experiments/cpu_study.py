@@ -175,7 +175,10 @@ def write_sweep(args, runs: dict[str, dict]) -> dict | None:
         "best": best,
         **recipe_fields(args),
     }
-    results.write_result("sweep", payload, args.results_dir, "sweep-cpu.json", seed=0, device="cpu")
+    path = Path(args.results_dir) / "sweep-cpu.json"
+    stored = results.read_result(path) if path.exists() else {}
+    if any(stored.get(k) != payload[k] for k in ("rows", "best", "complete")):  # else: nothing new
+        results.write_result("sweep", payload, args.results_dir, path.name, seed=0, device="cpu")
     return best
 
 
