@@ -257,3 +257,34 @@ def test_display_images_undoes_the_normalisation():
     back = plots.display_images(normalize(images))
     assert back.shape == (2, 8, 8, 3) and back.dtype == np.uint8
     assert np.abs(back.astype(int) - images.permute(0, 2, 3, 1).numpy().astype(int)).max() <= 1
+
+
+def study_run(seed, knn, nce):
+    per_epoch = [
+        {"epoch": 1, "nce": nce + 1, "kl_12": 10.0, "loss": nce + 1},
+        {"epoch": 2, "nce": nce, "kl_12": 5.0, "loss": nce, "knn_top1": knn},
+    ]
+    return {"seed": seed, "per_epoch": per_epoch, "knn_top1": knn, "aug_probe_mean_r2": 0.2}
+
+
+def test_study_figures_draw_the_mean_over_seeds_and_their_sd():
+    import statistics
+
+    from superinfo_lib.plots import study_comparison_figure, study_curves_figure
+
+    runs = {"simclr": [study_run(0, 0.5, 3.0), study_run(1, 0.6, 3.2)], "mib": [study_run(0, 0.4, 4.0)]}
+    fig = study_curves_figure(runs)
+    simclr_nce = next(t for t in fig.data if t.name.startswith("SimCLR") and t.xaxis == "x")
+    assert list(simclr_nce.x) == [1, 2] and list(simclr_nce.y) == pytest.approx([4.1, 3.1])
+    assert list(simclr_nce.error_y.array) == pytest.approx([statistics.stdev([4.0, 4.2])] * 2)
+    assert "2 seeds" in simclr_nce.name
+    mib_nce = next(t for t in fig.data if t.name.startswith("MIB") and t.xaxis == "x")
+    assert not mib_nce.error_y.visible  # one seed: no spread to draw
+    knn = next(t for t in fig.data if t.name.startswith("SimCLR") and t.xaxis == "x4")
+    assert list(knn.x) == [2] and list(knn.y) == pytest.approx([0.55])  # only epochs that measured kNN
+    bars = study_comparison_figure(
+        runs, [("kNN", lambda r: r["knn_top1"])], [("h", lambda r: r["aug_probe_mean_r2"])]
+    )
+    simclr_bar = next(t for t in bars.data if t.name.startswith("SimCLR") and t.xaxis == "x")
+    assert list(simclr_bar.y) == pytest.approx([0.55])
+    assert list(simclr_bar.error_y.array) == pytest.approx([statistics.stdev([0.5, 0.6])])
