@@ -342,7 +342,9 @@ def check_gaussian_kl(fn) -> ExerciseResult:
             hints={
                 "that is KL(N(0, e^2) || N(0, e)): are a and b swapped?": [_kl_1d(0, math.e**2, 0, math.e)],
                 log_variance + ", not logvar itself": [_kl_1d(0, 1, 0, 2)],
-                "exp(logvar) is the variance, not the standard deviation": [_kl_1d(0, math.e**2, 0, math.e**4)],
+                "exp(logvar) is the variance, not the standard deviation": [
+                    _kl_1d(0, math.e**2, 0, math.e**4)
+                ],
                 no_ratio: [0.5 * (2 - 1)],
             },
         )

@@ -238,7 +238,9 @@ def test_info_nce_check():
     def rebuilt_from_item(scores):  # a tensor again, but made of values: no gradient reaches the scores
         return torch.tensor(exercises.info_nce_from_scores(scores).item(), dtype=scores.dtype)
 
-    assert_fails(exercises.check_info_nce(rebuilt_from_item), "the gradient", "carries no gradient", ".item()")
+    assert_fails(
+        exercises.check_info_nce(rebuilt_from_item), "the gradient", "carries no gradient", ".item()"
+    )
 
 
 def test_info_nce_from_scores_matches_the_library_on_cosine_scores():
@@ -326,7 +328,9 @@ def test_gaussian_kl_check():
         per_dim = logvar_b - logvar_a + (1 + (mu_a - mu_b) ** 2 / logvar_b.exp()) - 1
         return 0.5 * per_dim.sum(dim=1)
 
-    assert_fails(exercises.check_gaussian_kl(no_variance_ratio), "the variance ratio var_a / var_b is missing")
+    assert_fails(
+        exercises.check_gaussian_kl(no_variance_ratio), "the variance ratio var_a / var_b is missing"
+    )
 
 
 def test_reparameterize_check():
