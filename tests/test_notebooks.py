@@ -99,9 +99,10 @@ def check_02(f):
     assert f["unrelated_bound"] < 0.1
     for p in f["gaussian_sweep"]:
         assert p["bound"] <= p["ceiling"] + 1e-9
-        # A lower bound in expectation: above the truth only by sampling noise.
+        # The text: here the estimate log(2N-1) - L stays below the truth up to sampling noise (measured;
+        # for NT-Xent's paired negatives only log N - L is proven).
         assert p["bound"] <= p["true_mi"] + 4 * p["stderr"] + 0.02, p
-    # Stated margin: at the largest batch, where I <= 1 nat, the bound is within 0.1 nat of the truth.
+    # Stated margin: at the largest batch, where I <= 1 nat, the estimate is within 0.1 nat of the truth.
     assert f["large_batch_low_mi_max_gap"] < 0.1
     sat = f["saturation"]
     assert sat["true_mi"] > sat["ceiling"] + 1 and sat["bound"] > sat["ceiling"] - 0.2
