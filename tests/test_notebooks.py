@@ -218,8 +218,8 @@ def check_04(f):
     assert before["never_shared_task"] > mean("never_shared_task", 0.0) + 0.05
     # Never shared goes first, useful or not (at 1e-3: never 0.40 .. 0.64 lost, mostly -0.00 .. 0.28).
     assert lost(never, 1e-3) >= 0.35 and lost(mostly, 1e-3) <= 0.35
-    if full:
-        assert lost(mostly, 1e-3) <= 0.01
+    if full:  # 8 seeds: 0.003 at 1e-3, 0.037 at 1e-2 (3-seed subsets at most 0.006, 0.093)
+        assert lost(mostly, 1e-3) <= 0.01 and lost(mostly, 1e-2) <= 0.15
     assert excess_lost(rows, "never_shared_task_z", 1e-3) > excess_lost(rows, "r_mostly_shared_z", 1e-3)
     assert excess_lost(rows, "nuisance_z", 1e-3) > excess_lost(rows, "partly_shared_nuisance_z", 1e-3)
     # Usefulness does not decide: t vs n within 0.2 (3-seed subsets: at most 0.15 smoke, 0.18 full);
