@@ -3,7 +3,9 @@
     python experiments/gpu_runs.py baseline --data device_data/cifar10-jpeg.npz --budget-s 330
         100-epoch SimCLR (beta = 0).
     python experiments/gpu_runs.py sweep --data device_data/cifar10-jpeg.npz --epochs 20 --budget-s 540
-        SuperInfo at beta in {0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2} (symmetric) + one asymmetric pair.
+        SuperInfo at beta in {0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2} (symmetric) + one asymmetric pair,
+        evaluated on a validation split (the last 5,000 training images; --val-holdout): beta is
+        chosen there, never on the test set.
     python experiments/gpu_runs.py long --data device_data/cifar10-jpeg.npz --beta 1e-3 --budget-s 540
         100-epoch SuperInfo at the chosen beta (or --sweep FILE: its best beta > 0) and 100-epoch MIB.
     python experiments/gpu_runs.py sweep --smoke --synthetic     # CPU, seconds: the code path, no figures
@@ -37,6 +39,9 @@ SWEEP_BETAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 # One asymmetric pair: only KL(q1||q2) penalised. The two views are exchangeable (same
 # augmentation distribution, shared encoder), so (b, 0) and (0, b) differ only by noise.
 SWEEP_ASYMMETRIC = ((1e-3, 0.0),)
+# A sweep evaluates on the last VAL_HOLDOUT training images (at most a fifth of them) unless
+# --val-holdout says otherwise; baseline and long runs evaluate on the test set.
+VAL_HOLDOUT = 5000
 
 
 # ----------------------------------------------------------------------------- one run
@@ -218,6 +223,7 @@ SWEEP_ROW_KEYS = (
     "final_mi_lower_bound",
     "aug_probe_mean_r2",
     "aug_probe_mu_mean_r2",
+    "evaluated_on",
     "epochs_done",
     "complete",
     "train_s",
@@ -235,11 +241,20 @@ def best_row(rows: list[dict]) -> dict | None:
 
 
 def beta_from_sweep(path: str) -> tuple[float, float]:
+    """The best beta > 0 of a sweep evaluated on validation images; a sweep evaluated on the
+    test set (or that does not say where) is refused: beta chosen there would be fit to the test."""
     from superinfo_lib.results import read_result
 
     record = read_result(path)
     if record["kind"] != "sweep":
         raise ValueError(f"--sweep {path} is a {record['kind']!r} result, not a sweep")
+    places = {record.get("evaluated_on")} | {r.get("evaluated_on") for r in record.get("rows", [])}
+    if places != {"validation"}:
+        found = ", ".join(sorted(str(p) for p in places))
+        raise ValueError(
+            f"--sweep {path} was evaluated on {found}, not only on validation images: choosing beta "
+            "there would fit it to the test set; rerun the sweep with a validation split (--val-holdout)"
+        )
     best = best_row(record.get("rows", []))
     if best is None:
         raise ValueError(f"--sweep {path} has no complete row with beta > 0")
@@ -251,6 +266,7 @@ def run_sweep(data, args, budget: common.Budget, writer: common.ResultWriter, es
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     sweep_name = f"sweep-superinfo-e{args.epochs}-{stamp}.json"
     rows = []
+    evaluated_on = "validation" if args.val_holdout else "test"
     for spec in sweep_specs(args):
         # A sweep row must be a whole run: skip what cannot finish (first run: no estimate yet).
         need = spec["epochs"] * estimates.get("epoch_s", 0.0) + estimates.get("eval_s", 0.0)
@@ -260,6 +276,7 @@ def run_sweep(data, args, budget: common.Budget, writer: common.ResultWriter, es
                     "beta_12": spec["beta_12"],
                     "beta_21": spec["beta_21"],
                     "complete": False,
+                    "evaluated_on": evaluated_on,
                     "skipped": f"budget: {budget.left():.0f} s left, needs ~{need:.0f} s",
                 }
             )
@@ -275,6 +292,7 @@ def run_sweep(data, args, budget: common.Budget, writer: common.ResultWriter, es
                 "epochs": args.epochs,
                 "batch_size": args.batch_size,
                 "arch": args.arch,
+                "evaluated_on": evaluated_on,
                 "rows": rows,
                 "best": best_row(rows),
             },
@@ -341,9 +359,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--val-holdout",
         type=int,
-        default=0,
-        help="evaluate on the last N training images instead of the test set (choose beta "
-        "there, never on the test set)",
+        default=None,
+        help=f"evaluate on the last N training images instead of the test set (sweep: default "
+        f"{VAL_HOLDOUT}, at most a fifth of the training images: beta is chosen there, never on the "
+        "test set; baseline/long: default 0, the test set). A sweep with 0 is marked as evaluated "
+        "on the test set, and `long --sweep` refuses it",
     )
     parser.add_argument(
         "--compile",
@@ -362,6 +382,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.linear_epochs = args.linear_epochs or (5 if smoke else 100)
     if args.beta is not None and len(args.beta) == 1:
         args.beta = (args.beta[0], args.beta[0])
+    if args.val_holdout is not None and args.val_holdout < 0:
+        parser.error("--val-holdout must be >= 0")
     if args.robustness_images is None:
         args.robustness_images = 32 if args.smoke else 10000
     for name in ("epochs", "batch_size", "chunk_epochs", "linear_epochs", "probe_images"):
@@ -377,6 +399,8 @@ def main(argv=None) -> int:
     device = common.resolve_device(args.device)
     budget = common.Budget(args.budget_s, args.deadline)
     data = common.load_data(args)
+    if args.val_holdout is None:
+        args.val_holdout = min(VAL_HOLDOUT, len(data.train_x) // 5) if args.plan == "sweep" else 0
     if args.val_holdout:
         data = validation_split(data, args.val_holdout)
     writer = common.ResultWriter(args.results_dir, args.out, args.seed, device, args.tag)

@@ -295,6 +295,17 @@ def check_info_nce(fn) -> ExerciseResult:
         p1, p2 = _randn(16, 8, seed=3), _randn(16, 8, seed=4)
         u = F.normalize(torch.cat([p1, p2]), dim=1)
         c.close(call(u @ u.T / 0.2), losses.info_nce(p1, p2, 0.2))
+        c.case("the gradient of the loss with respect to the scores (N = 3)")
+        scores = (_randn(6, 6, seed=5) * 2).requires_grad_()
+        loss = call(scores)
+        if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+            c.fail(
+                f"{c.current}: the loss carries no gradient - build it from the scores with tensor "
+                "operations (it is differentiated later: no .item(), float() or torch.tensor(...) of values)"
+            )
+        (grad,) = torch.autograd.grad(loss, scores)
+        expected = torch.autograd.grad(info_nce_from_scores(scores), scores)[0]
+        c.close(grad, expected)
     return c.result
 
 
@@ -307,33 +318,58 @@ def _kl_1d(mu_a: float, var_a: float, mu_b: float, var_b: float) -> float:
 
 def check_gaussian_kl(fn) -> ExerciseResult:
     """fn(mu_a, logvar_a, mu_b, logvar_b), each (N, K) -> (N,) KL(N_a || N_b), summed over K."""
+    log_variance = "logvar is a log-variance: the variance is exp(logvar)"
+    no_ratio = "the variance ratio var_a / var_b is missing from (var_a + (mu_a - mu_b)^2) / var_b"
+
+    def call(*args):
+        out = fn(*args)
+        if isinstance(out, torch.Tensor) and not torch.isfinite(out).all():
+            c.fail(
+                f"{c.current}: got {_fmt(out.detach())}, not a finite number - {log_variance} "
+                "(always positive: a log of logvar itself is NaN wherever logvar < 0)"
+            )
+        return out
+
     with _Cases("gaussian_kl") as c:
         mu, logvar = _randn(3, 4, seed=0), _randn(3, 4, seed=1)
         c.case("KL of identical Gaussians")
-        c.close(fn(mu, logvar, mu, logvar), torch.zeros(3))
-        c.case("KL(N(0, 1) || N(1, 1))")
+        c.close(call(mu, logvar, mu, logvar), torch.zeros(3))
+        c.case("KL(N(0, e) || N(0, e^2)), logvar 1 and 2")
         zero, one = torch.zeros(1, 1, dtype=torch.float64), torch.ones(1, 1, dtype=torch.float64)
-        c.close(fn(zero, zero, one, zero), [0.5])
+        c.close(
+            call(zero, one, zero, 2 * one),
+            [_kl_1d(0, math.e, 0, math.e**2)],
+            hints={
+                "that is KL(N(0, e^2) || N(0, e)): are a and b swapped?": [_kl_1d(0, math.e**2, 0, math.e)],
+                log_variance + ", not logvar itself": [_kl_1d(0, 1, 0, 2)],
+                "exp(logvar) is the variance, not the standard deviation": [
+                    _kl_1d(0, math.e**2, 0, math.e**4)
+                ],
+                no_ratio: [0.5 * (2 - 1)],
+            },
+        )
+        c.case("KL(N(0, 1) || N(1, 1))")
+        c.close(call(zero, zero, one, zero), [0.5])
         c.case("KL(N(0, 1) || N(0, 4))")
         log4 = torch.full((1, 1), math.log(4), dtype=torch.float64)
         c.close(
-            fn(zero, zero, zero, log4),
+            call(zero, zero, zero, log4),
             [_kl_1d(0, 1, 0, 4)],
             hints={
                 "that is KL(N(0, 4) || N(0, 1)): are a and b swapped?": [_kl_1d(0, 4, 0, 1)],
-                "logvar is a log-variance: the variance is exp(logvar)": [0.5 * (math.log(4) + 1 - 1)],
+                no_ratio: [0.5 * (math.log(4) + 1 - 1)],
             },
         )
         c.case("two dimensions, each KL(N(0, 1) || N(1, 1)) = 0.5: the KL sums over dimensions")
         c.close(
-            fn(zero.repeat(1, 2), zero.repeat(1, 2), one.repeat(1, 2), zero.repeat(1, 2)),
+            call(zero.repeat(1, 2), zero.repeat(1, 2), one.repeat(1, 2), zero.repeat(1, 2)),
             [1.0],
             hints={"that is the mean over dimensions: sum them": [0.5]},
         )
         c.case("one KL per sample: 3 samples")
         mu_b, logvar_b = _randn(3, 4, seed=2), _randn(3, 4, seed=3)
         expected = losses.gaussian_kl(mu, logvar, mu_b, logvar_b)
-        out = fn(mu, logvar, mu_b, logvar_b)
+        out = call(mu, logvar, mu_b, logvar_b)
         if isinstance(out, torch.Tensor) and out.ndim == 0:
             c.fail(
                 f"{c.current}: should have shape (3,), got () - return one KL per sample, "
@@ -408,7 +444,7 @@ def check_superinfo_loss(fn) -> ExerciseResult:
     swapped = "beta_12 weighs KL(q1 || q2) and beta_21 weighs KL(q2 || q1): are they swapped?"
     summed = "average the KL over the batch, do not sum it"
 
-    def run(c, lambda_pred, beta_12, beta_21):
+    def run(c, lambda_pred, beta_12, beta_21, temperature=0.5):
         terms = fn(
             p1,
             p2,
@@ -419,7 +455,7 @@ def check_superinfo_loss(fn) -> ExerciseResult:
             lambda_pred=lambda_pred,
             beta_12=beta_12,
             beta_21=beta_21,
-            temperature=0.5,
+            temperature=temperature,
         )
         if terms is None:
             raise NotImplementedError
@@ -451,6 +487,12 @@ def check_superinfo_loss(fn) -> ExerciseResult:
         ):
             c.case(f"lambda_pred = 1, beta_12 = 0.1, beta_21 = 0.01: terms[{key!r}]")
             c.close(terms[key], expected)
+        c.case("temperature 0.2 (not 0.5), no beta: the loss is InfoNCE at that temperature")
+        c.close(
+            run(c, 1.0, 0.0, 0.0, temperature=0.2)["loss"],
+            losses.info_nce(p1, p2, 0.2),
+            hints={"pass the temperature argument to info_nce; do not fix it": nce},
+        )
     return c.result
 
 
@@ -486,6 +528,13 @@ def check_exponential_warmup(fn) -> ExerciseResult:
         )
         c.case("final 1e-4 below start 1e-3: it never ramps down, beta at progress 0.1")
         c.close(fn(1e-4, 0.1, 0.5, 1e-3), 1e-4, atol=1e-12)
+        c.case("start 1e-4 (not 1e-3), final 0.01, warm-up 0.5: beta at progress 0 and at 0.25")
+        c.close(
+            [fn(0.01, 0.0, 0.5, 1e-4), fn(0.01, 0.25, 0.5, 1e-4)],
+            [1e-4, 1e-3],
+            atol=1e-12,
+            hints={"use the start argument; do not fix it": [1e-3, math.sqrt(1e-5)]},
+        )
         c.case("ten points of the warm-up, compared with superinfo_lib.losses.exponential_warmup")
         grid = [i / 20 for i in range(10)]
         c.close(

@@ -209,24 +209,43 @@ def corruption_grid(corrupted: dict, title: str | None = None, gap: int = 4, hei
 
 
 # ----------------------------------------------------------------------------- the toy and the bounds
-# What the toy's probes measure (superinfo_lib.toy.MEASURES), how figures name and colour them:
-# the three kinds of information in FACTOR_COLORS, the downstream label y in black (few labels
-# solid, all labels dotted).
-MEASURE_LABELS = {
+# What the toy's probes measure (superinfo_lib.toy), how figures name and colour them: the shared
+# class in blue, what is shared in 81% of pairs in warm colours (r, useful, orange; q, useless,
+# yellow), what is never shared in cool ones (t, useful, green; the nuisance n, useless, purple),
+# the useless ones dashed; the downstream label y in black (1 label per class dashed, 5 solid,
+# all dotted). "<key>_z" (kNN on a sample z) and "<key>_knn" (kNN on mu) share their key's colour.
+_MEASURE_NAMES = {
     "shared": "shared s",
-    "specific_beyond_shared": "r where view 2 hides it",
-    "nuisance": "nuisance n",
+    "r_mostly_shared": "r (81% shared, task)",
+    "partly_shared_nuisance": "q (81% shared, useless)",
+    "never_shared_task": "t (never shared, task)",
+    "nuisance": "n (never shared, useless)",
+    "few_label_acc_1": "y, 1 label per class",
     "few_label_acc": "y, few labels",
     "full_label_acc": "y, all labels",
 }
-MEASURE_COLORS = {
+_MEASURE_COLORS = {
     "shared": FACTOR_COLORS["shared"],
-    "specific_beyond_shared": FACTOR_COLORS["specific"],
+    "r_mostly_shared": FACTOR_COLORS["specific"],
+    "partly_shared_nuisance": "#F0E442",
+    "never_shared_task": "#009E73",
     "nuisance": FACTOR_COLORS["nuisance"],
+    "few_label_acc_1": "#000000",
     "few_label_acc": "#000000",
     "full_label_acc": "#000000",
 }
-MEASURE_DASH = {"full_label_acc": "dot"}
+_SUFFIXES = {"": "", "_z": " · z, kNN", "_knn": " · μ, kNN"}
+MEASURE_LABELS = {
+    k + suffix: name + tail for k, name in _MEASURE_NAMES.items() for suffix, tail in _SUFFIXES.items()
+}
+MEASURE_COLORS = {k + suffix: c for k, c in _MEASURE_COLORS.items() for suffix in _SUFFIXES}
+_DASHES = {
+    "partly_shared_nuisance": "dash",
+    "nuisance": "dash",
+    "few_label_acc_1": "dash",
+    "full_label_acc": "dot",
+}
+MEASURE_DASH = {k + suffix: dash for k, dash in _DASHES.items() for suffix in _SUFFIXES}
 BOUND_COLOR, TRUTH_COLOR = TERM_COLORS["kl_12"], "#000000"
 
 
@@ -299,8 +318,9 @@ def _mean_trace(fig, x, rows, key, pairs, name, legend, row=None, col=None, mode
 
 
 def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, float], few_labels: int):
-    """(a) what mu(v1) keeps of each kind of information, (b) downstream accuracy on y, against a
-    symmetric beta; mean over seeds, error bars one standard deviation. One legend per panel."""
+    """(a) what a sample z of view 1 keeps of each kind of information (kNN probes), (b) downstream
+    accuracy on y, against a symmetric beta; mean over seeds, error bars one standard deviation.
+    One legend per panel."""
     from plotly.subplots import make_subplots
 
     pairs, x = [(b, b) for b in betas], [beta_label(b) for b in betas]
@@ -309,26 +329,27 @@ def toy_sweep_figure(rows: list[dict], betas: list[float], chance: dict[str, flo
         rows=1,
         cols=2,
         horizontal_spacing=0.2,
-        subplot_titles=("(a) what the representation keeps", f"(b) downstream label y ({seeds} seeds)"),
+        subplot_titles=("(a) what a sample z keeps (kNN probe)", f"(b) downstream label y ({seeds} seeds)"),
     )
-    for key in ("shared", "specific_beyond_shared", "nuisance"):
-        _mean_trace(fig, x, rows, key, pairs, MEASURE_LABELS[key], "legend", 1, 1)
-    for key in ("few_label_acc", "full_label_acc"):
+    for key in ("shared", "r_mostly_shared", "partly_shared_nuisance", "never_shared_task", "nuisance"):
+        _mean_trace(fig, x, rows, key + "_z", pairs, _MEASURE_NAMES[key], "legend", 1, 1)
+    for key in ("few_label_acc_1", "few_label_acc", "full_label_acc"):
         name = f"y, {few_labels} labels per class" if key == "few_label_acc" else MEASURE_LABELS[key]
         _mean_trace(fig, x, rows, key, pairs, name, "legend2", 1, 2)
-    chance_lines(fig, {"s": chance["shared"], "r, n": chance["nuisance"]}, 1, 1)
+    chance_lines(fig, {"s": chance["shared"], "r, q, t, n": chance["nuisance"]}, 1, 1)
     chance_lines(fig, {"y": chance["few_label_acc"]}, 1, 2)
     fig.update_xaxes(title_text="β = β12 = β21", type="category")
-    fig.update_yaxes(title_text="probe accuracy on μ(v1), test rows", range=[0, 1.05], row=1, col=1)
-    fig.update_yaxes(title_text="accuracy on y, test rows", range=[0, 1.05], row=1, col=2)
-    style(fig, height=440, title="Symmetric β sweep on the toy data (mean ± sd over seeds)")
-    fig.update_layout(margin=dict(r=80))
+    fig.update_yaxes(title_text="kNN accuracy on a sample z of view 1", range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(title_text="ridge accuracy on y from μ, test rows", range=[0, 1.05], row=1, col=2)
+    style(fig, height=460, title="Symmetric β sweep on the toy data (mean ± sd over seeds)")
+    fig.update_layout(margin=dict(r=100))
     return legends_under_axis_titles(fig, (("legend", 0.0), ("legend2", 0.6)))
 
 
 # Longer than most functions here: one figure's traces and layout, formatted one argument per line.
 def toy_bounds_figure(rows: list[dict], betas: list[float], batch_size: int):
-    """(a) the InfoNCE bound (linear axis), (b) KL(q1||q2) (log axis), at the end of training."""
+    """(a) the InfoNCE estimate log(2N−1) − L (linear axis; what is proven for NT-Xent is the
+    bound log N − L, in expectation), (b) KL(q1||q2) (log axis), at the end of training."""
     import math
 
     from plotly.subplots import make_subplots
@@ -338,7 +359,7 @@ def toy_bounds_figure(rows: list[dict], betas: list[float], batch_size: int):
         rows=1,
         cols=2,
         horizontal_spacing=0.14,
-        subplot_titles=("(a) predictive: InfoNCE lower bound", "(b) superfluous: KL upper bound"),
+        subplot_titles=("(a) predictive: the InfoNCE estimate", "(b) superfluous: KL upper bound"),
     )
     means, stds = seed_summary(rows, "final_mi_lower_bound", pairs)
     fig.add_scatter(
@@ -376,7 +397,7 @@ def toy_bounds_figure(rows: list[dict], betas: list[float], batch_size: int):
         col=2,
     )
     fig.update_xaxes(title_text="β = β12 = β21", type="category")
-    fig.update_yaxes(title_text="log(2N−1) − InfoNCE  [nats]", row=1, col=1)
+    fig.update_yaxes(title_text="estimate log(2N−1) − InfoNCE  [nats]", row=1, col=1)
     fig.update_yaxes(
         title_text="KL(q1‖q2)  [nats, log scale]", type="log", exponentformat="power", row=1, col=2
     )
@@ -388,7 +409,7 @@ def toy_settings_figure(
     pairs: list[tuple[float, float]],
     chance: dict[str, float],
     title: str,
-    keys=("specific_beyond_shared", "nuisance", "few_label_acc"),
+    keys=("r_mostly_shared_z", "never_shared_task_z", "nuisance_z", "few_label_acc"),
 ):
     """Grouped bars: for each (beta_12, beta_21) pair, the mean over seeds of each measure (± sd)."""
     import plotly.graph_objects as go
@@ -404,7 +425,10 @@ def toy_settings_figure(
             name=MEASURE_LABELS[key],
             marker_color=MEASURE_COLORS[key],
         )
-    chance_lines(fig, {MEASURE_LABELS[k].split(" ")[0].rstrip(","): chance[k] for k in keys})
+    short = {
+        k: _MEASURE_NAMES[k.removesuffix("_z").removesuffix("_knn")].split(" ")[0].rstrip(",") for k in keys
+    }
+    chance_lines(fig, {short[k]: chance[k] for k in keys})
     fig.update_layout(
         barmode="group",
         xaxis=dict(title="β12 / β21", type="category"),
@@ -502,7 +526,7 @@ def training_bounds_figure(steps: list[dict], batch_size: int):
         cols=2,
         horizontal_spacing=0.14,
         subplot_titles=(
-            "(a) predictive: InfoNCE lower bound on I(z1; z2)",
+            "(a) predictive: the bound log N − L on I(z1; z2), and the estimate",
             "(b) superfluous: KL upper bounds",
         ),
     )
@@ -738,7 +762,7 @@ def infonce_sweep_figure(sweep: list[dict], title: str | None = None):
             showlegend=False,
         )
     fig.update_xaxes(title_text="true I(x; y)  [nats]", rangemode="tozero")
-    fig.update_yaxes(title_text="bound log(2N−1) − L  [nats]", rangemode="tozero")
+    fig.update_yaxes(title_text="estimate log(2N−1) − L  [nats]", rangemode="tozero")
     return style(fig, height=440, title=title)
 
 
@@ -764,7 +788,7 @@ def learned_critic_figure(curve, true_mi: float, optimal_bound: float, title: st
     reference_line(
         fig, optimal_bound, f"optimal critic: {optimal_bound:.2f} nats", color=SERIES_COLORS[1], dash="dot"
     )
-    fig.update_xaxes(title_text="training step").update_yaxes(title_text="bound log(2N−1) − L  [nats]")
+    fig.update_xaxes(title_text="training step").update_yaxes(title_text="estimate log(2N−1) − L  [nats]")
     fig.update_yaxes(range=padded_range([c[1] for c in curve] + [true_mi, optimal_bound]))
     return style(fig, height=360, title=title)
 
@@ -787,7 +811,7 @@ def log_axis_if_wide(fig, values, row=None, col=None):
 TRAINING_PANELS = (
     ("loss", "total loss", "loss [nats]"),
     ("nce", "InfoNCE loss", "loss [nats]"),
-    ("mi_lower_bound", "InfoNCE bound log(2N−1) − L", "bound [nats]"),
+    ("mi_lower_bound", "InfoNCE estimate log(2N−1) − L", "estimate [nats]"),
     ("kl_12", "KL(q1‖q2)", "KL [nats]"),
     ("kl_21", "KL(q2‖q1)", "KL [nats]"),
     ("beta_12", "beta_12 (its schedule)", "coefficient"),

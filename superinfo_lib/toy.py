@@ -1,26 +1,35 @@
 """A synthetic multi-view set whose kinds of information are separate and measurable, and a
 CPU-fast SuperInfo trainer on it.
 
-Each sample x has a shared class s (8 values) and a task attribute r (binary, independent
-of s). Each view k shows s; it shows r only with probability `reveal_prob` (0.9), independently
-per view (as colour survives a random grayscale), and a view that hides r carries no trace
-of it. Each view also carries its own nuisance n_k (`nuisance_bits` coin flips drawn afresh
-per view, like augmentation parameters). The downstream label is y = 2 s + r (16 classes).
-For the representation of view 1:
+Each sample x has a shared class s (8 values) and three binary attributes, each independent
+of the rest: a task attribute r, a task attribute t and a task-irrelevant attribute q. Each
+view k shows s. It shows r only with probability `reveal_prob` (0.9), independently per view
+(as colour survives a random grayscale), and a view that hides r carries no trace of it; q has
+exactly r's reveal pattern. t is shown by exactly one view of each pair (a coin picks which).
+Each view also carries its own nuisance n_k (`nuisance_bits` coin flips drawn afresh per view,
+like augmentation parameters). The downstream label is y = 4 s + 2 r + t (32 classes). For the
+representation of view 1:
 
-    shared s          both views show it      task-relevant   InfoNCE keeps it
-    r, where view 2   only view 1 has it      task-relevant   InfoNCE has a reason to keep r (both
-      hides it        (non-shared)                            views show it in 81% of pairs); the
-                                                              KL charges it only in the 18% of
-                                                              pairs where exactly one view hides it
-    nuisance n1       never shared            useless         nothing keeps it on purpose; the KL
-                                                              charges it on every pair
+    measure                 what it reads     shared with view 2        useful for y
+    shared                  s                 always                    yes
+    r_mostly_shared         r                 in 81% of pairs           yes
+    partly_shared_nuisance  q                 in 81% of pairs (as r)    no
+    never_shared_task       t                 never                     yes
+    nuisance                n1                never                     no
 
-`probe_toy` measures each on held-out rows with ridge-classifier probes on mu(v1): shared
-(accuracy on s), specific_beyond_shared (accuracy on r over the rows where view 1 shows r and
-view 2 hides it; r is independent of s, so all of it lies beyond what s explains), nuisance
-(mean accuracy over view 1's nuisance bits), and the downstream accuracy on y with
-`FEW_LABELS` labels per class and with every training label.
+r and q differ only in usefulness, t and n1 likewise: a penalty that keeps r and drops t
+decides by how often information is shared, not by whether it is useful. (The KL charges a
+per-view nuisance bit only where the two views' bits differ, in half the pairs; r and q in
+the 18% of pairs where exactly one view hides them; t in every pair.)
+
+`probe_toy` measures each on held-out rows, three ways: a ridge classifier on mu(v1) (the
+plain key), a kNN classifier on mu(v1) ("<key>_knn") and a kNN classifier on one sample
+z = mu + sigma * eps of view 1 ("<key>_z": what the KL bounds is the information in z, and a
+kNN also reads what is there non-linearly). r, q and t are scored on the rows where view 1
+shows them (view 1's encoder cannot know whether view 2 shows them, so the score on the pairs
+where view 2 hides r is the same in expectation); the nuisance as the mean over view 1's bits.
+Downstream: the accuracy on y of a ridge classifier on mu with 1 and with `FEW_LABELS` labels
+per class, and with every training label.
 """
 
 from __future__ import annotations
@@ -40,26 +49,34 @@ from .probes import fit_ridge
 from .step import training_step
 
 NUM_SHARED, NUM_SPECIFIC = 8, 2
-NUM_LABELS = NUM_SHARED * NUM_SPECIFIC  # y = 2 s + r
-# What probe_toy reports, in the order figures show it, and what a guess scores on each.
-MEASURES = ("shared", "specific_beyond_shared", "nuisance", "few_label_acc", "full_label_acc")
+NUM_LABELS = NUM_SHARED * NUM_SPECIFIC * 2  # y = 4 s + 2 r + t
+# What the probes read, in the order figures show it: each is reported on mu by a ridge
+# probe (the plain key), on mu by a kNN ("<key>_knn") and on a sample z by a kNN ("<key>_z").
+INFO_MEASURES = ("shared", "r_mostly_shared", "partly_shared_nuisance", "never_shared_task", "nuisance")
+DOWNSTREAM = ("few_label_acc_1", "few_label_acc", "full_label_acc")
+MEASURES = INFO_MEASURES + DOWNSTREAM
+PROBES = {"": "ridge on mu", "_knn": "kNN on mu", "_z": "kNN on a sample z"}
+# What the course's lesson rests on: the information in a sample z, which the KL bounds, read by
+# a non-linear probe; and the downstream accuracy (ridge on mu, as a user would deploy it).
+LESSON_MEASURES = tuple(k + "_z" for k in INFO_MEASURES) + DOWNSTREAM
+_CHANCE = {"shared": 1 / NUM_SHARED, **{k: 0.5 for k in INFO_MEASURES[1:]}}
+# What a guess scores on each key.
 CHANCE = {
-    "shared": 1 / NUM_SHARED,
-    "specific_beyond_shared": 1 / NUM_SPECIFIC,
-    "nuisance": 0.5,
-    "few_label_acc": 1 / NUM_LABELS,
-    "full_label_acc": 1 / NUM_LABELS,
+    **{k + suffix: c for k, c in _CHANCE.items() for suffix in PROBES},
+    **{k: 1 / NUM_LABELS for k in DOWNSTREAM},
 }
-FEW_LABELS = 5  # labels per class of y for the few-label probe
+FEW_LABELS = 5  # labels per class of y for the few-label probe (few_label_acc; few_label_acc_1: 1)
 FEW_LABEL_DRAWS = 5  # independent draws of those labels, averaged
-RIDGE = 1e-2  # ridge penalty of every probe (per training row, on standardised features)
+RIDGE = 1e-2  # ridge penalty of every ridge probe (per training row, on standardised features)
+KNN_K = 25  # neighbours of the kNN probes (Euclidean, on standardised features, majority vote)
 
 
 @dataclass
 class MultiViewData:
-    """v1, v2: (N, D) views. shared, specific, label: (N,) int64 properties of each sample;
-    shows1, shows2: (N,) bool, whether view 1 / view 2 shows r; nuisance1, nuisance2: (N, B)
-    int64 nuisance bits of each view."""
+    """v1, v2: (N, D) views. shared, specific (r), task (t), partly (q), label (y): (N,) int64
+    properties of each sample; shows1, shows2: (N,) bool, whether view 1 / view 2 shows r (and
+    q); task_shown1: (N,) bool, whether view 1 shows t (view 2 shows it where view 1 does not);
+    nuisance1, nuisance2: (N, B) int64 nuisance bits of each view."""
 
     v1: torch.Tensor
     v2: torch.Tensor
@@ -70,6 +87,9 @@ class MultiViewData:
     shows2: torch.Tensor
     nuisance1: torch.Tensor
     nuisance2: torch.Tensor
+    task: torch.Tensor
+    task_shown1: torch.Tensor
+    partly: torch.Tensor
 
 
 def make_multiview(
@@ -83,8 +103,9 @@ def make_multiview(
 ) -> MultiViewData:
     """Draw n samples; both views pass their factors through one fixed random mixing to `dim` dims.
 
-    A view's factors: a code of s (8 dims), r as +-1 where shown and 0 where hidden (1 dim),
-    and its nuisance bits as +-nuisance_scale (nuisance_bits dims); then tanh and noise.
+    A view's factors: a code of s (8 dims); r, q and t each as +-1 where the view shows them
+    and 0 where it hides them (1 dim each); its nuisance bits as +-nuisance_scale
+    (nuisance_bits dims); then tanh and noise.
     """
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")
@@ -97,25 +118,42 @@ def make_multiview(
     specific = torch.randint(NUM_SPECIFIC, (n,), generator=g)
     shows1, shows2 = (torch.rand(n, generator=g) < reveal_prob for _ in range(2))
     nuisance1, nuisance2 = (torch.randint(2, (n, nuisance_bits), generator=g) for _ in range(2))
+    task, partly = (torch.randint(2, (n,), generator=g) for _ in range(2))
+    task_shown1 = torch.rand(n, generator=g) < 0.5
     class_codes = torch.randn(NUM_SHARED, 8, generator=g)
-    mixing = torch.randn(8 + 1 + nuisance_bits, dim, generator=g) / math.sqrt(9 + nuisance_bits)
+    num_factors = 8 + 3 + nuisance_bits
+    mixing = torch.randn(num_factors, dim, generator=g) / math.sqrt(num_factors)
     bias = torch.randn(dim, generator=g) * 0.1
 
-    def view(shows, nuisance):
-        r = torch.where(shows, (2 * specific - 1).float(), torch.zeros(n))
-        factors = torch.cat([class_codes[shared], r[:, None], nuisance_scale * (2 * nuisance - 1).float()], 1)
+    def signed(bit, shown):  # +-1 where the view shows the bit, 0 where it hides it
+        return torch.where(shown, (2 * bit - 1).float(), torch.zeros(n))[:, None]
+
+    def view(shows, shows_task, nuisance):
+        factors = torch.cat(
+            [
+                class_codes[shared],
+                signed(specific, shows),
+                signed(partly, shows),
+                signed(task, shows_task),
+                nuisance_scale * (2 * nuisance - 1).float(),
+            ],
+            1,
+        )
         return torch.tanh(factors @ mixing + bias) + noise * torch.randn(n, dim, generator=g)
 
     return MultiViewData(
-        view(shows1, nuisance1),
-        view(shows2, nuisance2),
+        view(shows1, task_shown1, nuisance1),
+        view(shows2, ~task_shown1, nuisance2),
         shared,
         specific,
-        NUM_SPECIFIC * shared + specific,
+        4 * shared + 2 * specific + task,
         shows1,
         shows2,
         nuisance1,
         nuisance2,
+        task,
+        task_shown1,
+        partly,
     )
 
 
@@ -158,6 +196,49 @@ def few_label_rows(
     return torch.cat([rows[torch.randperm(len(rows), generator=generator)[:per_class]] for rows in picks])
 
 
+class KnnProbe:
+    """A kNN classifier (Euclidean on features standardised by the training rows' mean and sd,
+    majority vote of the k nearest) whose neighbours are found once for many labels.
+
+    train_x (N, F), test_x (M, F). `accuracy(train_y, test_y, fit=None, score=None)`: held-out
+    accuracy on the test rows `score` (a (M,) bool mask, default all) with neighbours among the
+    training rows `fit` (a (N,) bool mask, default all). A mask keeps, of each test row's
+    `candidates` nearest training rows, the first k it allows (enough for a mask that allows
+    half of the rows: about `candidates` / 2 of them pass)."""
+
+    def __init__(
+        self, train_x: torch.Tensor, test_x: torch.Tensor, k: int = KNN_K, candidates: int = 4 * KNN_K
+    ):
+        mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-12)
+        a, b = ((x.float() - mean) / std for x in (train_x, test_x))
+        self.k = min(k, len(a))
+        self.nearest = torch.cdist(b, a).topk(min(candidates, len(a)), dim=1, largest=False).indices  # (M, C)
+
+    def accuracy(self, train_y, test_y, fit=None, score=None) -> float:
+        nearest, y = (self.nearest, test_y) if score is None else (self.nearest[score], test_y[score])
+        if len(y) == 0:
+            raise ValueError("no test rows to score the kNN probe on")
+        allowed = torch.ones_like(nearest, dtype=torch.bool) if fit is None else fit[nearest]
+        use = allowed & (allowed.cumsum(1) <= self.k)  # the first k allowed neighbours
+        votes = (F.one_hot(train_y[nearest], int(train_y.max()) + 1) * use[..., None]).sum(1)
+        return (votes.argmax(1) == y).double().mean().item()
+
+
+def _info_measures(x, d: MultiViewData, train, test, probe) -> dict[str, float]:
+    """INFO_MEASURES of the representation x (N, K) with `probe(fit_rows, score_rows, label,
+    num_classes)`."""
+    t1 = d.task_shown1
+    n1 = d.nuisance1
+    bits = n1.shape[1]
+    return {
+        "shared": probe(train, test, d.shared, NUM_SHARED),
+        "r_mostly_shared": probe(train[d.shows1[train]], test[d.shows1[test]], d.specific, 2),
+        "partly_shared_nuisance": probe(train[d.shows1[train]], test[d.shows1[test]], d.partly, 2),
+        "never_shared_task": probe(train[t1[train]], test[t1[test]], d.task, 2),
+        "nuisance": sum(probe(train, test, n1[:, b], 2) for b in range(bits)) / bits,
+    }
+
+
 def probe_toy(
     mu: torch.Tensor,
     data: MultiViewData,
@@ -166,34 +247,45 @@ def probe_toy(
     few_labels: int = FEW_LABELS,
     draws: int = FEW_LABEL_DRAWS,
     seed: int = 0,
+    z: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """Every measure of MEASURES for the representation mu (N, K) of view 1.
+    """Every measure of MEASURES for the representation mu (N, K) of view 1 (ridge probes), and
+    given z (N, K), a sample of view 1's posterior, every INFO_MEASURES key again with a kNN on
+    mu ("<key>_knn") and on z ("<key>_z").
 
-    train, test: (M,) row indices; the probes fit on `train` rows and score `test` rows.
-    specific_beyond_shared scores only the test rows where view 1 shows r and view 2 hides
-    it (its probe fits on the train rows where view 1 shows r); few_label_acc averages
-    `draws` draws of `few_labels` training rows per class of y.
+    train, test: (M,) row indices; the probes fit on `train` rows and score `test` rows. r and q
+    are scored on the rows where view 1 shows them (their probes fit on the train rows where it
+    does), t likewise; few_label_acc averages `draws` draws of `few_labels` training rows per
+    class of y, few_label_acc_1 as many draws of one row per class.
     """
     d = data
-    out = {"shared": ridge_probe_accuracy(mu[train], d.shared[train], mu[test], d.shared[test], NUM_SHARED)}
-    fit = train[d.shows1[train]]
-    only1 = test[d.shows1[test] & ~d.shows2[test]]
-    out["specific_beyond_shared"] = ridge_probe_accuracy(
-        mu[fit], d.specific[fit], mu[only1], d.specific[only1], NUM_SPECIFIC
-    )
-    bits = d.nuisance1.shape[1]
-    n1 = d.nuisance1
-    out["nuisance"] = (
-        sum(ridge_probe_accuracy(mu[train], n1[train, b], mu[test], n1[test, b], 2) for b in range(bits))
-        / bits
-    )
+
+    def ridge(fit, score, label, num_classes):
+        return ridge_probe_accuracy(mu[fit], label[fit], mu[score], label[score], num_classes)
+
+    out = _info_measures(mu, d, train, test, ridge)
+    for suffix, x in (("_knn", mu), ("_z", z)) if z is not None else ():
+        knn = KnnProbe(x[train], x[test])
+        position = torch.full((len(d.v1),), -1, dtype=torch.long)
+        position[train] = torch.arange(len(train))
+        position[test] = torch.arange(len(test))
+
+        def knn_probe(fit, score, label, num_classes, knn=knn, position=position):
+            fit_mask = torch.zeros(len(train), dtype=torch.bool)
+            fit_mask[position[fit]] = True
+            score_mask = torch.zeros(len(test), dtype=torch.bool)
+            score_mask[position[score]] = True
+            return knn.accuracy(label[train], label[test], fit_mask, score_mask)
+
+        out.update({k + suffix: v for k, v in _info_measures(x, d, train, test, knn_probe).items()})
 
     def label_accuracy(rows):
         return ridge_probe_accuracy(mu[rows], d.label[rows], mu[test], d.label[test], NUM_LABELS)
 
     g = torch.Generator().manual_seed(seed)
-    few = [train[few_label_rows(d.label[train], few_labels, NUM_LABELS, g)] for _ in range(draws)]
-    out["few_label_acc"] = sum(label_accuracy(rows) for rows in few) / draws
+    for key, per_class in (("few_label_acc_1", 1), ("few_label_acc", few_labels)):
+        few = [train[few_label_rows(d.label[train], per_class, NUM_LABELS, g)] for _ in range(draws)]
+        out[key] = sum(label_accuracy(rows) for rows in few) / draws
     out["full_label_acc"] = label_accuracy(train)
     return out
 
@@ -233,8 +325,9 @@ def torch_threads(n: int):
 
 @dataclass
 class ToyResult:
-    """history: per-step lists of every loss term; probes: every measure of MEASURES on the
-    test rows, validation: the same on the validation rows; sigma: (K,) median over held-out
+    """history: per-step lists of every loss term; probes: every measure of `probe_toy` on the
+    test rows (ridge on mu, kNN on mu and on a sample z), validation: the ridge measures on the
+    validation rows; sigma: (K,) median over held-out
     rows of view 1's encoder standard deviation exp(logvar / 2) per latent dimension;
     info_ceiling: `information_ceiling` of view 1 on the held-out rows (nats);
     diverged_at: the step the loss became non-finite, if it did."""
@@ -302,15 +395,16 @@ def train_toy(
 
     The encoder trains on every row but the last n_holdout, without labels; the probes fit
     on those training rows and score the held-out rows (first half: validation, second:
-    test). The same arguments and seed give the same result (it runs on `num_threads` torch
+    test); steps = 0 measures the encoder at its random initialisation. The same arguments and
+    seed give the same result (it runs on `num_threads` torch
     threads, restored afterwards: float sums depend on the count). A diverging run (possible
     with a negative beta) stops and reports the step instead of raising. `callback(steps_done,
     steps)`, if given, is called after every step (progress bars); it does not change the result.
     """
     if latent_dim < 1:
         raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
     settings = dict(
         lambda_pred=lambda_pred,
         beta_12=beta_12,
@@ -343,13 +437,17 @@ def train_toy(
             out = model(data.v1)
             mu, logvar = out["mu"], out["logvar"]
         if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
-            result.probes = result.validation = {k: float("nan") for k in MEASURES}
+            result.probes = result.validation = {k: float("nan") for k in CHANCE}
             return result
         held_out = torch.cat([val, test])
         result.sigma = (0.5 * logvar[held_out]).exp().median(0).values.tolist()
         result.info_ceiling = information_ceiling(mu[held_out], logvar[held_out])
-        result.probes = probe_toy(mu, data, train, test, seed=seed)
-        result.validation = probe_toy(mu, data, train, val, seed=seed)
+        # One sample z per row, as the encoder draws it in training (a generator of its own:
+        # the result does not depend on what ran before).
+        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+        z = mu + (0.5 * logvar).exp() * eps
+        result.probes = probe_toy(mu, data, train, test, seed=seed, z=z)
+        result.validation = probe_toy(mu, data, train, val, seed=seed)  # what choosing beta needs
         return result
 
 

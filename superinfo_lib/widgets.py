@@ -6,11 +6,13 @@
 
 Two modes:
 - live: every change retrains the toy encoder of `toy.py` (synthetic views of a shared class s,
-  a task attribute r that each view shows 90% of the time, and a nuisance drawn afresh per
-  view; about a second on a CPU) and redraws (a) every weighted loss term over training,
-  (b) what the representation keeps: probe accuracy on s, on r where view 2 hides it, on the
-  nuisance, and on the downstream label y with few and with all labels, each against its
-  chance level, (c) the InfoNCE lower bound and the KL upper bounds. The previous run stays on
+  attributes r and q that each view shows 90% of the time, an attribute t that exactly one view
+  shows, and a nuisance drawn afresh per view; about a second on a CPU) and redraws (a) every
+  weighted loss term over training,
+  (b) what a sample z of view 1 keeps (kNN probes): s, the attributes shared in 81% of pairs
+  (r, useful; q, useless), those never shared (t, useful; the nuisance n, useless), and the
+  downstream label y with 1, few and all labels, each against its chance level, (c) the InfoNCE
+  estimate log(2N-1) - L and the KL upper bounds. The previous run stays on
   screen, faint, for comparison; the status line gives the numbers.
 - CIFAR-10: reads the beta sweep that GPU runs stored under results/ (format:
   superinfo_lib/results.py) and plots kNN / linear accuracy and the augmentation-probe R^2
@@ -39,7 +41,7 @@ from plotly.subplots import make_subplots
 
 from . import plots
 from . import results as results_io
-from .toy import CHANCE, FEW_LABELS, MEASURES, ToyResult, make_multiview, train_toy
+from .toy import CHANCE, FEW_LABELS, LESSON_MEASURES, ToyResult, make_multiview, train_toy
 
 BETA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)  # "log scale, with a zero"
 LATENT_SIZES = (2, 4, 8, 16, 32, 64)
@@ -47,6 +49,9 @@ LATENT_SIZES = (2, 4, 8, 16, 32, 64)
 # and still show the toy's lesson (notebook 4 measures it over seeds).
 LIVE_STEPS = 150
 MEASURE_LABELS = {**plots.MEASURE_LABELS, "few_label_acc": f"y, {FEW_LABELS} labels/class"}
+# What the probe figure shows: kNN probes on a sample z of view 1 (the KL bounds the information
+# in z) for s, r, q, t and the nuisance; ridge on mu for the downstream label y.
+MEASURES = LESSON_MEASURES
 # (history key, label, coefficient that weights it in the loss)
 LOSS_TERMS = (
     ("loss", "total loss", None),
@@ -91,7 +96,7 @@ def _probes_figure() -> go.Figure:
     probes = go.Figure(
         layout=dict(
             barmode="group",
-            xaxis_title="what the probe reads from μ(v1)",
+            xaxis_title="what the probe reads: s, r, q, t, n from a sample z (kNN); y from μ (ridge)",
             yaxis=dict(title="accuracy on held-out rows", range=[0, 1.05]),
         )
     )
@@ -112,7 +117,7 @@ def _bounds_figure() -> go.Figure:
         rows=1,
         cols=2,
         horizontal_spacing=0.14,
-        subplot_titles=("lower bound on I(z1; z2)", "upper bounds on I(v1; z1 | v2), I(v2; z2 | v1)"),
+        subplot_titles=("InfoNCE estimate of I(z1; z2)", "upper bounds on I(v1; z1 | v2), I(v2; z2 | v1)"),
     )
     for prefix, extra in (("", {}), (" (previous)", PREVIOUS)):
         dash = "dot" if prefix else None
@@ -352,10 +357,10 @@ def fill_cifar_figure(fig: go.Figure, rows: list[dict], selected: int | None) ->
 def _negative_reading(probes: dict[str, float]) -> str:
     """What the probes of a negative-beta run show, read from their values: for each of the
     shared class and the nuisance, whether it is still readable (more than 0.15 above chance)."""
-    if not all(math.isfinite(probes[k]) for k in ("shared", "nuisance")):
+    if not all(math.isfinite(probes[k]) for k in ("shared_z", "nuisance_z")):
         return "The representation is no longer finite, so nothing can be read from it."
     parts = []
-    for key, name in (("shared", "the shared class s"), ("nuisance", "the nuisance n")):
+    for key, name in (("shared_z", "the shared class s"), ("nuisance_z", "the nuisance n")):
         kept = probes[key] > CHANCE[key] + 0.15
         parts.append(
             f"{name} is {'still readable' if kept else 'at or near chance'} "
@@ -484,9 +489,10 @@ class Explorer:
     def _make_layout(self, views: dict[str, W.Widget]) -> W.VBox:
         header = W.HTML(
             "<b>SuperInfo coefficient explorer.</b> Each change retrains a small encoder on "
-            "synthetic views (a shared class s; a task attribute r that each view shows 90% "
-            "of the time; a nuisance n drawn afresh per view; the label y = (s, r)) in about "
-            "a second. Faint curves and grey bars are the previous setting."
+            "synthetic views (a shared class s; attributes r and q that each view shows 90% "
+            "of the time; an attribute t that exactly one view shows; a nuisance n drawn afresh "
+            "per view; the label y = (s, r, t)) in about a second. Faint curves and grey bars "
+            "are the previous setting."
         )
         c = self.controls
         controls = W.VBox(

@@ -112,6 +112,10 @@ def test_sweep_smoke_writes_runs_and_table(tmp_path):
     runs = results.load_results(tmp_path / "res", kind="run")
     (sweep,) = results.load_results(tmp_path / "res", kind="sweep")
     assert len(runs) == 2 and len(sweep["rows"]) == 2
+    # By default a sweep evaluates on a validation split (a fifth of the 128 training images here).
+    assert sweep["evaluated_on"] == "validation"
+    assert all(row["evaluated_on"] == "validation" for row in sweep["rows"])
+    assert all(run["evaluated_on"] == "validation" and run["n_test"] == 25 for run in runs)
     assert {(r["beta_12"], r["beta_21"]) for r in runs} == {(0.0, 0.0), (1e-3, 0.0)}
     for run in runs:
         assert (
@@ -160,26 +164,44 @@ def test_budget_guard_skips_runs_but_still_writes_the_sweep(tmp_path):
     (sweep,) = results.load_results(tmp_path / "res", kind="sweep")
     assert len(sweep["rows"]) == 3 and all("skipped" in r and not r["complete"] for r in sweep["rows"])
     assert sweep["best"] is None
+    assert sweep["evaluated_on"] == "validation"
     assert results.load_results(tmp_path / "res", kind="run") == []
+
+
+def test_a_sweep_on_the_test_set_says_so_and_cannot_choose_beta(tmp_path):
+    args = ["--betas", "0", "1e-3", "--budget-s", "1e-9", "--val-holdout", "0"]
+    assert gpu_runs.main(["sweep"] + TINY + dirs(tmp_path) + args) == 0
+    (sweep,) = results.load_results(tmp_path / "res", kind="sweep")
+    assert sweep["evaluated_on"] == "test" and all(r["evaluated_on"] == "test" for r in sweep["rows"])
+    (path,) = (tmp_path / "res").glob("sweep-*.json")
+    with pytest.raises(ValueError, match="test set"):
+        gpu_runs.beta_from_sweep(str(path))
 
 
 def test_long_needs_a_beta_and_reads_the_sweep(tmp_path):
     with pytest.raises(SystemExit):
         gpu_runs.main(["long"] + TINY + dirs(tmp_path))
+    rows = [
+        {"beta_12": 0.0, "beta_21": 0.0, "knn_top1": 0.9, "complete": True},
+        {"beta_12": 3e-4, "beta_21": 3e-4, "knn_top1": 0.8, "linear_top1": 0.8, "complete": True},
+        {"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.8, "linear_top1": 0.85, "complete": True},
+        {"beta_12": 1e-2, "beta_21": 1e-2, "knn_top1": 0.95, "complete": False},
+    ]
+    on_validation = [{**r, "evaluated_on": "validation"} for r in rows]
     path = results.write_result(
-        "sweep",
-        {
-            "rows": [
-                {"beta_12": 0.0, "beta_21": 0.0, "knn_top1": 0.9, "complete": True},
-                {"beta_12": 3e-4, "beta_21": 3e-4, "knn_top1": 0.8, "linear_top1": 0.8, "complete": True},
-                {"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.8, "linear_top1": 0.85, "complete": True},
-                {"beta_12": 1e-2, "beta_21": 1e-2, "knn_top1": 0.95, "complete": False},
-            ]
-        },
-        tmp_path,
-        "sweep.json",
+        "sweep", {"evaluated_on": "validation", "rows": on_validation}, tmp_path, "sweep.json"
     )
     assert gpu_runs.beta_from_sweep(str(path)) == (1e-3, 1e-3)  # complete, beta > 0, kNN then linear
+    # A sweep that does not say where it was evaluated, or was evaluated on the test set, is refused.
+    unmarked = results.write_result("sweep", {"rows": rows}, tmp_path, "unmarked.json")
+    with pytest.raises(ValueError, match="not only on validation images"):
+        gpu_runs.beta_from_sweep(str(unmarked))
+    one_on_test = on_validation[:-1] + [{**on_validation[-1], "evaluated_on": "test"}]
+    mixed = results.write_result(
+        "sweep", {"evaluated_on": "validation", "rows": one_on_test}, tmp_path, "mixed.json"
+    )
+    with pytest.raises(ValueError, match="test"):
+        gpu_runs.beta_from_sweep(str(mixed))
     bench = results.write_result("benchmark", {"rows": []}, tmp_path, "bench.json")
     with pytest.raises(ValueError, match="not a sweep"):
         gpu_runs.beta_from_sweep(str(bench))

@@ -87,7 +87,7 @@ def test_use_or_fallback_on_a_wrong_answer_names_the_failing_case(capsys):
     assert fn is losses.gaussian_kl
     out = capsys.readouterr().out
     assert out.count("\n") == 1
-    assert "KL(N(0, 1) || N(0, 4)): should be 0.3181, got 0.8069" in out and "swapped" in out
+    assert "logvar 1 and 2: should be 0.1839, got 0.3591" in out and "swapped" in out
 
 
 def test_an_exception_in_the_answer_is_reported_not_raised():
@@ -235,6 +235,13 @@ def test_info_nce_check():
 
     assert_fails(exercises.check_info_nce(as_float), "should return a torch tensor", "got float")
 
+    def rebuilt_from_item(scores):  # a tensor again, but made of values: no gradient reaches the scores
+        return torch.tensor(exercises.info_nce_from_scores(scores).item(), dtype=scores.dtype)
+
+    assert_fails(
+        exercises.check_info_nce(rebuilt_from_item), "the gradient", "carries no gradient", ".item()"
+    )
+
 
 def test_info_nce_from_scores_matches_the_library_on_cosine_scores():
     g = torch.Generator().manual_seed(0)
@@ -267,7 +274,7 @@ def test_gaussian_kl_check():
     assert exercises.check_gaussian_kl(right_gaussian_kl).passed
     assert_fails(
         exercises.check_gaussian_kl(swapped_kl),
-        "KL(N(0, 1) || N(0, 4)): should be 0.3181, got 0.8069",
+        "KL(N(0, e) || N(0, e^2)), logvar 1 and 2: should be 0.1839, got 0.3591",
         "are a and b swapped?",
     )
 
@@ -294,6 +301,35 @@ def test_gaussian_kl_check():
         exercises.check_gaussian_kl(forgets_the_minus_one),
         "KL of identical Gaussians: should be [0, 0, 0]",
         "got [2, 2, 2]",
+    )
+
+    def logvar_as_variance(mu_a, logvar_a, mu_b, logvar_b):  # NaN wherever logvar < 0
+        per_dim = logvar_b.log() - logvar_a.log() + (logvar_a + (mu_a - mu_b) ** 2) / logvar_b - 1
+        return 0.5 * per_dim.sum(dim=1)
+
+    assert_fails(
+        exercises.check_gaussian_kl(logvar_as_variance),
+        "KL of identical Gaussians",
+        "not a finite number",
+        "logvar is a log-variance",
+    )
+
+    def logvar_as_variance_ratio(mu_a, logvar_a, mu_b, logvar_b):  # finite where logvar > 0
+        per_dim = (logvar_b / logvar_a).log() + (logvar_a + (mu_a - mu_b) ** 2) / logvar_b - 1
+        return 0.5 * per_dim.sum(dim=1)
+
+    assert_fails(
+        exercises.check_gaussian_kl(logvar_as_variance_ratio),
+        "logvar 1 and 2",
+        "logvar is a log-variance",
+    )
+
+    def no_variance_ratio(mu_a, logvar_a, mu_b, logvar_b):
+        per_dim = logvar_b - logvar_a + (1 + (mu_a - mu_b) ** 2 / logvar_b.exp()) - 1
+        return 0.5 * per_dim.sum(dim=1)
+
+    assert_fails(
+        exercises.check_gaussian_kl(no_variance_ratio), "the variance ratio var_a / var_b is missing"
     )
 
 
@@ -383,6 +419,11 @@ def test_superinfo_loss_check():
 
     assert_fails(exercises.check_superinfo_loss(total_only), "should return a dict with keys loss, nce")
 
+    def fixed_temperature(*args, temperature, **kwargs):
+        return right_superinfo_loss(*args, temperature=0.5, **kwargs)
+
+    assert_fails(exercises.check_superinfo_loss(fixed_temperature), "temperature 0.2", "do not fix it")
+
 
 def test_exponential_warmup_check():
     assert exercises.check_exponential_warmup(right_exponential_warmup).passed
@@ -412,6 +453,11 @@ def test_exponential_warmup_check():
         return start * (final / start) ** (progress / warmup_fraction)
 
     assert_fails(exercises.check_exponential_warmup(no_hold), "after the warm-up (progress 0.8)")
+
+    def fixed_start(final, progress, warmup_fraction, start):
+        return right_exponential_warmup(final, progress, warmup_fraction, 1e-3)
+
+    assert_fails(exercises.check_exponential_warmup(fixed_start), "start 1e-4", "use the start argument")
 
 
 # ----------------------------------------------------------------------------- notebook 5

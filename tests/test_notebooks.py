@@ -99,9 +99,10 @@ def check_02(f):
     assert f["unrelated_bound"] < 0.1
     for p in f["gaussian_sweep"]:
         assert p["bound"] <= p["ceiling"] + 1e-9
-        # A lower bound in expectation: above the truth only by sampling noise.
+        # The text: here the estimate log(2N-1) - L stays below the truth up to sampling noise (measured;
+        # for NT-Xent's paired negatives only log N - L is proven).
         assert p["bound"] <= p["true_mi"] + 4 * p["stderr"] + 0.02, p
-    # Stated margin: at the largest batch, where I <= 1 nat, the bound is within 0.1 nat of the truth.
+    # Stated margin: at the largest batch, where I <= 1 nat, the estimate is within 0.1 nat of the truth.
     assert f["large_batch_low_mi_max_gap"] < 0.1
     sat = f["saturation"]
     assert sat["true_mi"] > sat["ceiling"] + 1 and sat["bound"] > sat["ceiling"] - 0.2
@@ -174,92 +175,123 @@ def _same_within_noise(rows, key, pair_a, pair_b, slack):
 
 
 def check_04(f):
+    from superinfo_lib.study import paired_difference
     from superinfo_lib.toy import CHANCE, excess_lost, pick_beta_on_validation, seed_mean
 
     assert f["objective_recompose_abs_diff"] < 1e-6
     data = f["data"]
     assert abs(data["r_from_s_only"] - 0.5) < 0.03  # s explains none of r
     assert abs(data["only_view1_shows_r"] - 0.09) < 0.01
+    assert abs(data["view1_shows_t"] - 0.5) < 0.02
+    assert abs(data["y_ceiling_from_view1"] - 0.95 * 0.75) < 0.02
     rows = f["toy_sweep"]
     for r in rows:
-        assert {
-            "beta_12",
-            "beta_21",
-            "seed",
-            "nuisance",
-            "specific_beyond_shared",
-            "few_label_acc",
-            "full_label_acc",
-        } <= set(r)
+        assert {"beta_12", "beta_21", "seed", "sigma_median", "final_kl_12", "final_mi_lower_bound"} <= set(r)
+        assert set(CHANCE) <= set(r)  # every measure on mu (ridge, kNN) and on z (kNN), and downstream
     betas = sorted({r["beta_12"] for r in rows if r["beta_12"] == r["beta_21"]})
     seeds = {r["seed"] for r in rows}
-    assert betas[0] == 0.0 and len(betas) >= 4 and len(seeds) >= 3
+    full = f["profile"] == "full"
+    assert betas[0] == 0.0 and 1e-3 in betas and 1e-2 in betas and betas[-1] >= 0.1
+    assert len(seeds) >= (8 if full else 3) and f["settings"]["steps"] >= (1000 if full else 100)
 
     def mean(key, b):
         return seed_mean(rows, key, b, b)
 
-    # beta = 0 keeps everything, the nuisance included.
-    assert mean("shared", 0.0) > 0.95
-    assert mean("specific_beyond_shared", 0.0) > CHANCE["specific_beyond_shared"] + 0.4
-    assert mean("nuisance", 0.0) > CHANCE["nuisance"] + 0.1
-    # The nuisance goes first: some beta > 0 has cost the nuisance >= 1/4 of its excess over
-    # chance and r <= 1/10 of its own (measured: 0.41 / 0.04 smoke, 0.55 / -0.01 full, at 1e-3).
-    assert any(
-        excess_lost(rows, "nuisance", b) >= 0.25 and excess_lost(rows, "specific_beyond_shared", b) <= 0.1
-        for b in betas[1:]
-    )
-    # r survives to a larger beta, then goes too (measured: 0.98 lost at 0.1; at 1e-2, 0.80 smoke and
-    # 0.55 full, 0.59 over 5 seeds).
-    assert excess_lost(rows, "specific_beyond_shared", betas[-1]) >= 0.75
-    if 1e-2 in betas:
-        assert excess_lost(rows, "specific_beyond_shared", 1e-2) >= 0.4
-    assert all(mean("shared", b) > 0.95 for b in betas if b <= 1e-2)
-    if betas[-1] >= 0.1:
-        assert mean("shared", betas[-1]) < 0.95  # measured 0.88 / 0.90 (3 seeds), 0.86 (5 seeds)
-    # The bounds: InfoNCE within 0.15 nats of beta = 0 up to 1e-3, more than 0.2 below at 1e-2; the
-    # KL 100-fold smaller already at 1e-3 (measured: -0.08 smoke / -0.04 full; -0.32 / -0.33; 240x).
-    assert all(
-        mean("final_mi_lower_bound", b) >= mean("final_mi_lower_bound", 0.0) - 0.15
-        for b in betas
-        if b <= 1e-3
-    )
-    if 1e-2 in betas:
-        assert mean("final_mi_lower_bound", 1e-2) <= mean("final_mi_lower_bound", 0.0) - 0.2
+    def lost(keys, b):
+        return statistics.fmean(excess_lost(rows, k, b) for k in keys)
+
+    # Thresholds: the range over every 3-seed subset of 8 seeds at 150 steps (smoke) and at 1,000
+    # steps (full), each statement holding in both unless marked; the measured values are in the
+    # notebook's closing note.
+    mostly, never = ("r_mostly_shared_z", "partly_shared_nuisance_z"), ("never_shared_task_z", "nuisance_z")
+    # beta = 0: what is mostly shared is kept, much of what is never shared is already gone (3-seed
+    # means: r 0.965 .. 0.995, q 0.916 .. 0.995, t 0.583 .. 0.662, n 0.706 .. 0.781).
+    assert mean("shared_z", 0.0) > 0.95
+    assert mean("r_mostly_shared_z", 0.0) > 0.9 and mean("partly_shared_nuisance_z", 0.0) > 0.85
+    assert mean("never_shared_task_z", 0.0) < 0.7 and 0.65 < mean("nuisance_z", 0.0) < 0.8
+    # InfoNCE alone discards part of it: ridge on mu before vs after beta = 0 training (8 seeds, smoke:
+    # nuisance 0.93 -> 0.74, t 0.74 -> 0.61).
+    init = f["random_init"]
+    assert len(init) == len(seeds) and all(r["final_nce"] != r["final_nce"] for r in init)  # no step: NaN
+    before = {k: statistics.fmean(r[k] for r in init) for k in ("nuisance", "never_shared_task")}
+    assert before["nuisance"] > mean("nuisance", 0.0) + 0.1
+    assert before["never_shared_task"] > mean("never_shared_task", 0.0) + 0.05
+    # Never shared goes first, useful or not (at 1e-3: never 0.40 .. 0.64 lost, mostly -0.00 .. 0.28).
+    assert lost(never, 1e-3) >= 0.35 and lost(mostly, 1e-3) <= 0.35
+    if full:  # 8 seeds: 0.003 at 1e-3, 0.037 at 1e-2 (3-seed subsets at most 0.006, 0.093)
+        assert lost(mostly, 1e-3) <= 0.01 and lost(mostly, 1e-2) <= 0.15
+    assert excess_lost(rows, "never_shared_task_z", 1e-3) > excess_lost(rows, "r_mostly_shared_z", 1e-3)
+    assert excess_lost(rows, "nuisance_z", 1e-3) > excess_lost(rows, "partly_shared_nuisance_z", 1e-3)
+    # Usefulness does not decide: t vs n within 0.2 (3-seed subsets: at most 0.15 smoke, 0.18 full);
+    # r vs q within 0.1 over 8 seeds at 1,000 steps (0.002 at 1e-3, 0.06 at 1e-2).
+    assert abs(excess_lost(rows, "never_shared_task_z", 1e-3) - excess_lost(rows, "nuisance_z", 1e-3)) <= 0.2
+    if full:
+        for b in (b for b in betas[1:] if b <= 1e-2):
+            gap = excess_lost(rows, "r_mostly_shared_z", b) - excess_lost(rows, "partly_shared_nuisance_z", b)
+            assert abs(gap) <= 0.1, (b, gap)
+    # What is mostly shared survives to a larger beta, then goes too.
+    assert lost(mostly, betas[-1]) > 0.75
+    if not full:
+        assert mean("shared_z", betas[-1]) < 0.95  # 150 steps, 3-seed means 0.23 .. 0.90
+    # Read z, not only mu: at 1e-2 the nuisance by kNN on mu vs kNN on z (+0.11 .. +0.16) and vs ridge
+    # on mu (+0.09 smoke, +0.14 full); sigma grows (8 seeds: 0.02 at 0; 0.18 smoke, 0.13 full at 1e-3).
+    assert mean("nuisance_knn", 1e-2) > mean("nuisance_z", 1e-2) + 0.08
+    assert mean("nuisance_knn", 1e-2) > mean("nuisance", 1e-2) + 0.04
+    assert mean("sigma_median", 0.0) < 0.03 and mean("sigma_median", 1e-3) > 0.1
+    # Downstream: the conditions decide.
+    lesson = f["lesson"]
+    picked, paired = lesson["beta_picked_on_validation"], lesson["paired_difference_at_picked_beta"]
+    for key in ("few_label_acc_1", "few_label_acc", "full_label_acc"):
+        assert picked[key] == pick_beta_on_validation(rows, key)
+        assert all(mean(key, b) <= data["y_ceiling_from_view1"] + 0.02 for b in betas)
+    if full:
+        # 1 label per class: a gain, its 95 % interval above 0 (8 seeds: +0.03 .. +0.04 at 1e-3 .. 1e-2,
+        # every seed positive); 5 labels: no measurable difference; every label: beta > 0 costs.
+        assert picked["few_label_acc_1"] > 0 and paired["few_label_acc_1"]["low"] > 0
+        five = paired["few_label_acc"]
+        assert five is None or (five["low"] <= 0 <= five["high"] and abs(five["mean"]) < 0.02)
+        every_label = [
+            {r["seed"]: r["full_label_acc"] for r in rows if r["beta_12"] == b == r["beta_21"]}
+            for b in (0.0, 1e-3)
+        ]
+        assert paired_difference(*every_label)["high"] < 0
+    else:
+        # 150 steps: no beta > 0 helps (5 labels, 3-seed subsets at 1e-3: -0.09 .. +0.007); the largest
+        # beta loses more than 0.1 (-0.16 .. -0.29).
+        best = picked["few_label_acc"]
+        assert mean("few_label_acc", best) - mean("few_label_acc", 0.0) <= 0.02
+        assert mean("few_label_acc", betas[-1]) < mean("few_label_acc", 0.0) - 0.1
+    # The bounds: the InfoNCE estimate less than 0.3 nats lower at 1e-3 (-0.01 .. -0.25), more than 0.1
+    # lower at 1e-2 (-0.12 .. -0.56); the KL more than 100-fold smaller at 1e-3 (123x .. 285x).
+    assert mean("final_mi_lower_bound", 1e-3) > mean("final_mi_lower_bound", 0.0) - 0.3
+    assert mean("final_mi_lower_bound", 1e-2) < mean("final_mi_lower_bound", 0.0) - 0.1
     assert mean("final_kl_12", 1e-3) < mean("final_kl_12", 0.0) / 100
-    # Downstream: the beta picked on validation rows lies below 1e-2; its few-label test accuracy is
-    # within [-0.015, +0.03] of beta = 0's (seed sd of the paired difference ~0.013); the largest beta
-    # loses more than 0.2.
-    best = pick_beta_on_validation(rows, "few_label_acc")
-    assert best < 1e-2
-    assert -0.015 <= mean("few_label_acc", best) - mean("few_label_acc", 0.0) <= 0.03
-    assert mean("few_label_acc", betas[-1]) < mean("few_label_acc", 0.0) - 0.2
-    assert f["lesson"]["beta_picked_on_validation"] == best
     # Asymmetric pairs land where the symmetric pair with the same beta_12 + beta_21 does.
     asymmetric = {(r["beta_12"], r["beta_21"]) for r in rows if r["beta_12"] != r["beta_21"]}
     assert asymmetric
     for b12, b21 in asymmetric:
         sym = ((b12 + b21) / 2, (b12 + b21) / 2)
-        for key in ("nuisance", "specific_beyond_shared", "few_label_acc"):
+        for key in ("r_mostly_shared_z", "never_shared_task_z", "nuisance_z", "few_label_acc"):
             assert _same_within_noise(rows, key, (b12, b21), sym, 0.02), (b12, b21, key)
     # A negative beta: refused without opt-in; with it the KL explodes (or the run diverges), the
-    # shared class and r fall to near chance, the nuisance stays readable.
+    # shared class and r fall towards chance, the nuisance is read better than at beta = 0.
     assert f["negative_refused_without_opt_in"] is True
     neg = f["negative"]
-    assert len(neg) >= 3
+    assert len(neg) == len(seeds)
     kl0 = mean("final_kl_12", 0.0)
     assert all(
         r["diverged_at"] is not None or not math.isfinite(r["final_kl_12"]) or r["final_kl_12"] > 1e4 * kl0
         for r in neg
     )
-    finite = [r for r in neg if math.isfinite(r["shared"])]
+    finite = [r for r in neg if math.isfinite(r["shared_z"])]
     if finite:
 
         def neg_mean(key):
             return statistics.fmean(r[key] for r in finite)
 
-        assert neg_mean("shared") < CHANCE["shared"] + 0.1
-        assert neg_mean("specific_beyond_shared") < CHANCE["specific_beyond_shared"] + 0.1
-        assert neg_mean("nuisance") > CHANCE["nuisance"] + 0.15
+        assert neg_mean("shared_z") < 0.45  # 8 seeds, smoke: 0.28 ± 0.08
+        assert neg_mean("r_mostly_shared_z") < 0.65  # 0.57 ± 0.05
+        assert neg_mean("nuisance_z") > mean("nuisance_z", 0.0)  # 0.83 ± 0.04 against 0.72
         assert all(r["sigma_median"] < 0.025 for r in finite)  # at the head's floor, e^-4
 
 

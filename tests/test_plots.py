@@ -71,9 +71,9 @@ def test_toy_figures_title_every_axis_draw_error_bars_and_fit_the_page():
             assert trace.error_y.array is not None and len(trace.error_y.array) == len(trace.y)
     sweep = figures[0]
     assert {t.legend for t in sweep.data} == {"legend", "legend2"}  # one legend per panel
-    # r and the nuisance share a chance level: one line, one label, in the margin (never on the data)
+    # r, q, t and the nuisance share a chance level: one line, one label, in the margin (never on the data)
     labels = [a.text for a in sweep.layout.annotations if "chance" in (a.text or "")]
-    assert labels == [" chance: s", " chance: r, n", " chance: y"]
+    assert labels == [" chance: s", " chance: r, q, t, n", " chance: y"]
     assert all(
         a.xanchor == "left" and a.x == 1.0 for a in sweep.layout.annotations if "chance" in (a.text or "")
     )

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import pytest
 
 from superinfo_lib import plots, widgets
-from superinfo_lib.toy import CHANCE, MEASURES, train_toy
+from superinfo_lib.toy import CHANCE, train_toy
+from superinfo_lib.toy import LESSON_MEASURES as MEASURES
 from superinfo_lib.widgets import BETA_GRID, beta_options, build_explorer
 
 STEPS = 30  # a short run keeps each recomputation ~0.2 s; the explorer's default is LIVE_STEPS
@@ -94,7 +95,7 @@ def test_negative_beta_needs_the_checkbox_and_shows_the_blow_up(tmp_path):
     assert result.final("kl_12") > 1e3 * direct_run(ex, beta_12=0.0).final("kl_12")
     assert "rewards the KL upper bound" in ex.status.value and ex.progress.bar_style == "warning"
     # what the status says about the probes is what the probes read
-    for key, name in (("shared", "the shared class s"), ("nuisance", "the nuisance n")):
+    for key, name in (("shared_z", "the shared class s"), ("nuisance_z", "the nuisance n")):
         kept = result.probes[key] > CHANCE[key] + 0.15
         assert (
             f"{name} is {'still readable' if kept else 'at or near chance'} ({result.probes[key]:.2f}"
