@@ -275,19 +275,29 @@ def shown_path(path: Path) -> str:
         return path.name
 
 
+def relative_paths(text: str, work: Path) -> str:
+    """The build folder and the checkout named as in the repository, not by the building machine's
+    paths (papermill's injected parameters and the notebooks' printed paths hold them)."""
+    return text.replace(str(work), shown_path(work)).replace(f"{REPO_ROOT}/", "")
+
+
 def prepare(nb, page: Page, work: Path):
     """The executed notebook as the page shows it: figures as plotly HTML, widgets as their static
-    state, the launch badges left to the page's own buttons, the build folder named as in the
-    repository (papermill's injected parameters hold its full path)."""
+    state, the launch badges left to the page's own buttons, paths relative to the repository."""
     models = widget_models(nb)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = BADGE_LINE.sub("", cell.source)
         if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.source = cell.source.replace(str(work), shown_path(work))
+            cell.source = relative_paths(cell.source, work)
         for output in cell.get("outputs", []):
+            if "text" in output:  # a stream
+                output["text"] = relative_paths(output["text"], work)
             if "data" in output:
                 output["data"] = static_output(output["data"], models)
+                for mime in ("text/plain", "text/markdown"):
+                    if mime in output["data"]:
+                        output["data"][mime] = relative_paths(output["data"][mime], work)
     nb.metadata.pop("widgets", None)  # else nbconvert loads the widget manager from a CDN
     nb.metadata["title"] = f"{page.title} · SuperInfo on CIFAR-10"
     return nb

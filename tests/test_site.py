@@ -153,11 +153,16 @@ def test_prepare_for_a_page_without_kernel(tmp_path):
         nbformat.v4.new_code_cell(
             f'profile = "smoke"\noutput_dir = "{work}/outputs"', metadata={"tags": ["injected-parameters"]}
         ),
+        nbformat.v4.new_code_cell(
+            "print(...)",
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text=f"{work}/outputs/01_x.json\n")],
+        ),
     ]
     page = builder.Page("01_x", "01", "1 · Title", {})
     nb = builder.prepare(nb, page, work)
     assert nb.cells[0].source == "# 1 · Title\n\nText."  # the page has its own launch buttons
     assert nb.cells[1].source == 'profile = "smoke"\noutput_dir = "executed/outputs"'  # no machine path
+    assert nb.cells[2].outputs[0].text == "executed/outputs/01_x.json\n"
     assert "widgets" not in nb.metadata  # else nbconvert would load the widget manager from a CDN
     assert nb.metadata["title"] == "1 · Title · SuperInfo on CIFAR-10"
 
