@@ -27,13 +27,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_browser import BROWSER_ARGS, CHROMIUM, need_browser
+from test_browser import BROWSER_ARGS, CHROMIUM, SLOW_MS, need_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_DIR = os.environ.get("SUPERINFO_SITE_DIR")
 TEST_NOTEBOOKS = ["01", "04"]
 SCREENSHOT_NOTEBOOK = "04_superinfo_objective"
-PAGE_TIMEOUT_MS = 60_000
 
 
 def load_builder():
@@ -274,7 +273,7 @@ def test_site_in_chromium(site, server, tmp_path):
         )
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.set_default_timeout(SLOW_MS)  # a busy 2-core machine
             current = {"url": ""}
             page.on(
                 "console",
