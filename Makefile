@@ -2,6 +2,8 @@
 #   make train   train and evaluate SuperInfo on CIFAR-10 (GPU: the real run; CPU: a 5-minute run of the CPU recipe)
 #   make test    the whole test suite (installs Chromium for the browser test when it can)
 # Both create .venv and install requirements.txt into it first.
+#   make site        the course as a static website in build/site/ (every notebook executed; offline)
+#   make site-check  that website in headless Chromium (tests/test_site.py on build/site/)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,8 +12,10 @@ STAMP := $(VENV)/.requirements.txt
 CHROMIUM := /usr/lib/chromium/chromium
 # Extra arguments for the trainer, e.g. make train ARGS="--loss simclr --epochs 20"
 ARGS ?=
+# Extra arguments for the site builder, e.g. make site SITE_ARGS="--notebooks 01,04"
+SITE_ARGS ?=
 
-.PHONY: train test lint venv browser clean-venv
+.PHONY: train test lint venv browser clean-venv site site-check
 
 venv: $(STAMP)
 
@@ -39,6 +43,12 @@ test: venv browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+site: venv
+	$(PY) site/build.py $(SITE_ARGS)
+
+site-check: venv browser
+	SUPERINFO_SITE_DIR=build/site $(PY) -m pytest -q tests/test_site.py
 
 # Fix what ruff can fix, and format.
 lint: venv
