@@ -302,6 +302,13 @@ def check_cpu_study_curves(curves):
         assert c["seeds"] == 3 and len(set(c["epochs"])) == 1, name  # equal epochs
         # Training lowers InfoNCE in every run.
         assert all(last < first for first, last in zip(c["first_nce"], c["final_nce"])), name
+    kl = {name: c["final_kl_12"] for name, c in curves.items()}
+    nce = {name: c["final_nce"] for name, c in curves.items()}
+    # SimCLR's unpenalised KL ends in the thousands, SuperInfo's in the hundreds, MIB's near 16.
+    assert min(kl["simclr"]) > 1000 and 100 < min(kl["superinfo"]) and max(kl["superinfo"]) < 1000
+    assert 10 < min(kl["mib"]) and max(kl["mib"]) < 30
+    # The price is a higher InfoNCE loss, highest for MIB.
+    assert max(nce["simclr"]) < min(nce["superinfo"]) and max(nce["superinfo"]) < min(nce["mib"])
 
 
 def check_05(f):
@@ -332,6 +339,39 @@ def check_cpu_study(study):
         # The words follow the interval.
         holds_zero = d["low"] <= 0 <= d["high"]
         assert (d["reading"] == "no measurable difference at this scale") == holds_zero, key
+    means, diff = study["means"], study["differences"]
+
+    def reading(method, key):
+        return diff[f"{method}:{key}"]["reading"]
+
+    none = "no measurable difference at this scale"
+    # SimCLR reaches a mean kNN of 56.3 %, above the 55 % aimed for.
+    assert 0.55 < means["simclr"]["knn_top1"] and round(100 * means["simclr"]["knn_top1"], 1) == 56.3
+    # The KL empties z: MIB's z R² about 0.00, SuperInfo's 0.13, SimCLR's 0.22; sigma grows with beta.
+    z = {m: means[m]["aug_probe_z_mean_r2"] for m in means}
+    assert abs(z["mib"]) < 0.005 and round(z["superinfo"], 2) == 0.13 and round(z["simclr"], 2) == 0.22
+    assert reading("mib", "aug_probe_z_mean_r2") == reading("superinfo", "aug_probe_z_mean_r2") == "lower"
+    assert means["simclr"]["sigma_median"] < means["superinfo"]["sigma_median"] < means["mib"]["sigma_median"]
+    # h keeps most of it: 0.02 lower for MIB, no measurable difference for SuperInfo.
+    assert reading("mib", "aug_probe_mean_r2") == "lower"
+    assert round(diff["mib:aug_probe_mean_r2"]["mean"], 2) == -0.02
+    assert reading("superinfo", "aug_probe_mean_r2") == none
+    # MIB's beta costs accuracy on every class probe.
+    for key in ("knn_top1", "linear_top1", "few_label.10", "few_label.100"):
+        assert reading("mib", key) == "lower", key
+    # SuperInfo: no measurable difference on h's probes and under corruption; kNN on mu 0.7 points lower.
+    for key in ("knn_top1", "linear_top1", "few_label.10", "few_label.100", "robustness.mean_corruption.knn"):
+        assert reading("superinfo", key) == none, key
+    assert (
+        reading("superinfo", "knn_top1_mu") == "lower"
+        and round(diff["superinfo:knn_top1_mu"]["mean"], 3) == -0.007
+    )
+    # No method's relative drop under corruption differs measurably from SimCLR's.
+    assert (
+        reading("mib", "robustness.relative_drop.knn")
+        == reading("superinfo", "robustness.relative_drop.knn")
+        == none
+    )
 
 
 def check_06(f):
