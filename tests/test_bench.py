@@ -298,9 +298,9 @@ def test_memory_bench_sees_a_cell_allocate_and_names_the_torch_build(tmp_path):
 cpu_study = load_script("experiments/cpu_study.py")
 
 
-def test_cpu_study_runs_the_queue_chooses_beta_on_validation_and_resumes(tmp_path, capsys):
-    """Smoke: sweep (validation) -> main with the sweep's beta; a second call starts nothing."""
-    args = [
+def study_args(tmp_path) -> list[str]:
+    """The CPU study's smoke mode on synthetic images, writing under tmp_path."""
+    return [
         "--smoke",
         "--synthetic",
         "--results-dir",
@@ -308,6 +308,11 @@ def test_cpu_study_runs_the_queue_chooses_beta_on_validation_and_resumes(tmp_pat
         "--work-dir",
         str(tmp_path / "w"),
     ]
+
+
+def test_cpu_study_runs_the_queue_chooses_beta_on_validation_and_resumes(tmp_path, capsys):
+    """Smoke: sweep (validation) -> main with the sweep's beta; a second call starts nothing."""
+    args = study_args(tmp_path)
     assert cpu_study.main([*args, "--items", "sweep", "main"]) == 0
     found = {r["label"]: r for r in results.load_results(tmp_path / "res", kind="run")}
     sweep = results.load_results(tmp_path / "res", kind="sweep")[0]
@@ -332,14 +337,7 @@ def test_cpu_study_runs_the_queue_chooses_beta_on_validation_and_resumes(tmp_pat
 
 
 def test_cpu_study_never_starts_a_run_that_does_not_fit(tmp_path, capsys):
-    args = [
-        "--smoke",
-        "--synthetic",
-        "--results-dir",
-        str(tmp_path / "res"),
-        "--work-dir",
-        str(tmp_path / "w"),
-    ]
+    args = study_args(tmp_path)
     assert cpu_study.main([*args, "--items", "sweep", "--budget-s", "5"]) == 0
     out = capsys.readouterr().out
     assert "not started" in out and "start sweep" not in out

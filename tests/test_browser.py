@@ -44,6 +44,19 @@ BROWSER_ARGS = [
     "--disable-quic",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
+
+
+def launch_chromium(pw, profile_dir, width: int, height: int):
+    """Debian's headless Chromium, kept off the network, with a fresh profile in profile_dir."""
+    return pw.chromium.launch_persistent_context(
+        str(profile_dir),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=BROWSER_ARGS,
+        viewport={"width": width, "height": height},
+    )
+
+
 # windowingMode "none": every cell stays in the page, so the error check sees all outputs.
 LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True, "windowingMode": "none"},
@@ -272,13 +285,7 @@ def test_explorer_in_jupyterlab(tmp_path):
     try:
         wait_ready(server, url, token, tmp_path / "lab" / "jupyterlab.log")
         with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=BROWSER_ARGS,
-                viewport={"width": 1400, "height": 1900},
-            )
+            browser = launch_chromium(pw, tmp_path / "chromium-profile", 1400, 1900)
             page = None
             try:
                 page = browser.pages[0] if browser.pages else browser.new_page()
@@ -380,13 +387,7 @@ def test_course_in_jupyterlab(tmp_path):
         wait_ready(server, url, token, lab / "jupyterlab.log")
         with sync_playwright() as pw:
             # About the width a learner's browser gives: the output area is ~970 px wide.
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=BROWSER_ARGS,
-                viewport={"width": 1280, "height": 1000},
-            )
+            browser = launch_chromium(pw, tmp_path / "chromium-profile", 1280, 1000)
             try:
                 page = browser.pages[0] if browser.pages else browser.new_page()
                 page.set_default_timeout(SLOW_MS)

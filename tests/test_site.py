@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_browser import BROWSER_ARGS, CHROMIUM, SLOW_MS, need_browser
+from test_browser import SLOW_MS, launch_chromium, need_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_DIR = os.environ.get("SUPERINFO_SITE_DIR")
@@ -264,13 +264,7 @@ def test_site_in_chromium(site, server, tmp_path):
     problems: list[str] = []
     visited: dict[str, dict] = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=BROWSER_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
+        browser = launch_chromium(pw, tmp_path / "chromium-profile", 1280, 900)
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
             page.set_default_timeout(SLOW_MS)  # a busy 2-core machine
