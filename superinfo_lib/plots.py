@@ -439,6 +439,42 @@ def toy_settings_figure(
     return legends_under_axis_titles(fig)
 
 
+def toy_conditions_figure(
+    rows: list[dict], conditions: dict[str, str], key: str = "few_label_acc_1", title: str | None = None
+):
+    """One panel per condition of the toy's data: `key` (mean ± sd over seeds) against training
+    steps, one line per symmetric beta. rows: experiments/toy_conditions.py's rows (each with
+    "condition", "steps", "beta_12", "seed"); conditions: {condition: panel title}, in order."""
+    import statistics
+
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=1, cols=len(conditions), subplot_titles=list(conditions.values()), shared_yaxes=True
+    )
+    betas = sorted({r["beta_12"] for r in rows if r["condition"] in conditions})
+    for col, condition in enumerate(conditions, 1):
+        mine = [r for r in rows if r["condition"] == condition]
+        steps = sorted({r["steps"] for r in mine})
+        for i, beta in enumerate(betas):
+            values = [[r[key] for r in mine if r["steps"] == s and r["beta_12"] == beta] for s in steps]
+            fig.add_scatter(
+                x=steps,
+                y=[statistics.fmean(v) for v in values],
+                error_y=dict(type="data", array=[statistics.stdev(v) if len(v) > 1 else 0 for v in values]),
+                mode="lines+markers",
+                name=f"β = {beta_label(beta)}",
+                legendgroup=str(beta),
+                showlegend=col == 1,
+                line=dict(color=SERIES_COLORS[i % len(SERIES_COLORS)]),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(title_text="training steps", type="log", tickvals=steps, row=1, col=col)
+    fig.update_yaxes(title_text=f"{MEASURE_LABELS.get(key, key)} (mean ± sd)", row=1, col=1)
+    return style(fig, height=380, title=title, legend_below=True)
+
+
 def kl_bound_figure(points: list[dict]):
     """The Gaussian case: true I(v1; z1 | v2) and MIB's bound E KL(q(z|v1) || q(z|v2)) against the
     encoder's sigma (both axes log). points: dicts with encoder_std, truth, bound, mc_bound, mc_stderr."""

@@ -498,19 +498,28 @@ def pick_beta_on_validation(rows: list[dict], key: str = "few_label_acc") -> flo
     return max(betas, key=lambda b: seed_mean(rows, f"val_{key}", b, b))
 
 
-def summary_table(rows: list[dict], pairs: list[tuple[float, float]], keys=MEASURES) -> str:
-    """A text table: one line per (beta_12, beta_21) pair, mean ± sd over seeds of each key."""
+def summary_table(
+    rows: list[dict], pairs: list[tuple[float, float]], keys=MEASURES, headers: dict | None = None
+) -> str:
+    """A text table: one line per (beta_12, beta_21) pair (one beta where every pair is
+    symmetric), mean ± sd over seeds of each key.
+
+    headers: a short column title per key (the key itself where absent). Each column is as wide
+    as its title or its cells, whichever is wider, so a table of short titles fits a notebook."""
 
     def cell(values):
         t = torch.tensor(values, dtype=torch.float64)
         mean, sd = t.mean().item(), t.std().item() if len(t) > 1 else 0.0
         return f"{mean:.3f} ± {sd:.3f}" if abs(mean) < 100 else f"{mean:.3g} ± {sd:.2g}"
 
-    width = max(max(len(k) for k in keys), 15) + 2
-    lines = ["beta_12 / beta_21".ljust(20) + "".join(k.rjust(width) for k in keys)]
+    symmetric = all(b12 == b21 for b12, b21 in pairs)
+    titles = [(headers or {}).get(k, k) for k in keys]
+    table = [["β" if symmetric else "β12 / β21", *titles]]
     for b12, b21 in pairs:
-        lines.append(
-            f"{b12:g} / {b21:g}".ljust(20)
-            + "".join(cell(seed_values(rows, k, b12, b21)).rjust(width) for k in keys)
-        )
-    return "\n".join(lines)
+        label = f"{b12:g}" if symmetric else f"{b12:g} / {b21:g}"
+        table.append([label] + [cell(seed_values(rows, k, b12, b21)) for k in keys])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return "\n".join(
+        line[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(line[1:], widths[1:]))
+        for line in table
+    )

@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SMOKE_LIMIT_S = 180  # per notebook, 2 CPU cores, kernel start included
+TABLE_WIDTH = 100  # characters: a wider printed table wraps in JupyterLab on a laptop's screen
 EXERCISE_TAGS = ("exercise", "solution", "check")
 COURSE = (
     "01_setup_and_data",
@@ -295,6 +296,97 @@ def check_04(f):
         assert all(r["sigma_median"] < 0.025 for r in finite)  # at the head's floor, e^-4
 
 
+# ----------------------------------------------------------------------------- notebook 4's full profile
+
+STORED_TOY = ROOT / "results" / "toy"
+# The column titles of the full-profile tables (notebook 4 and the README) and the row keys they show.
+TOY_COLUMNS = {
+    "s": "shared_z",
+    "r (81 % shared, task)": "r_mostly_shared_z",
+    "q (81 % shared, useless)": "partly_shared_nuisance_z",
+    "t (never shared, task)": "never_shared_task_z",
+    "n (never shared, useless)": "nuisance_z",
+    "σ median": "sigma_median",
+    "n, ridge on μ": "nuisance",
+    "n, kNN on μ": "nuisance_knn",
+    "y, 1 label / class": "few_label_acc_1",
+    "y, 5 labels / class": "few_label_acc",
+    "y, all labels": "full_label_acc",
+    "InfoNCE estimate [nats]": "final_mi_lower_bound",
+    "KL(q1‖q2) [nats]": "final_kl_12",
+}
+
+
+def markdown_tables(text: str) -> list[list[dict[str, str]]]:
+    """Every markdown table in text, as rows of {column title: cell} (titles without * marks)."""
+    tables, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| ---") and i > 0 and lines[i - 1].startswith("|"):
+            titles = [c.strip().replace("*", "") for c in lines[i - 1].strip("|").split("|")]
+            rows = []
+            for body in lines[i + 1 :]:
+                if not body.startswith("|"):
+                    break
+                rows.append(dict(zip(titles, (c.strip() for c in body.strip("|").split("|")))))
+            tables.append(rows)
+    return tables
+
+
+def half_last_digit(number: str) -> float:
+    """Half a unit in the last digit a number is written with: "0.992" 5e-4, "5.5e+02" 5, "19" 0.5."""
+    match = re.fullmatch(r"[-+]?\d*\.?(\d*)(?:e([-+]?\d+))?", number)
+    assert match, number
+    return 0.5 * 10 ** (int(match.group(2) or 0) - len(match.group(1))) * (1 + 1e-9)
+
+
+def check_toy_table(table: list[dict[str, str]], figures: dict) -> int:
+    """Every "mean ± sd" cell of a full-profile table is the stored rows' mean and sd over seeds,
+    to the digits shown. Returns the number of cells checked."""
+    from superinfo_lib.toy import seed_values
+
+    rows, checked = figures["toy_sweep"], 0
+    for line in table:
+        label = next(iter(line.values()))
+        chosen = figures["random_init"] if label == "before training" else None
+        for title, cell in line.items():
+            if title not in TOY_COLUMNS or cell == "–":
+                continue
+            key = TOY_COLUMNS[title]
+            beta = None if chosen else float(label)
+            values = [r[key] for r in chosen] if chosen else seed_values(rows, key, beta, beta)
+            mean, sd = cell.split(" ± ")
+            for shown, true in ((mean, statistics.fmean(values)), (sd, statistics.stdev(values))):
+                assert abs(float(shown) - true) <= half_last_digit(shown), (label, title, cell, true)
+            checked += 1
+    return checked
+
+
+def test_stored_full_profile_is_what_notebook_04_and_the_readme_say():
+    """results/toy/04-full-profile.json is notebook 4's full profile as papermill wrote it: every
+    statement check_04 makes holds on it, and the tables in notebook 4 and the README are its numbers."""
+    figures = json.loads((STORED_TOY / "04-full-profile.json").read_text())
+    assert figures["profile"] == "full" and figures["provenance"]["device_type"] == "cpu"
+    assert figures["provenance"]["commit"] != "unknown" and figures["provenance"]["timestamp"]
+    check_04(figures)
+    notebook = nbformat.read(NOTEBOOKS / "04_superinfo_objective.ipynb", as_version=4)
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    readme = (ROOT / "README.md").read_text()
+    for where in (text, readme):
+        tables = [t for t in markdown_tables(where) if t and set(t[0]) & (set(TOY_COLUMNS) - {"s"})]
+        assert tables and sum(check_toy_table(t, figures) for t in tables) >= 30  # README: 6 x 6
+    # The paired differences both quote: beta = 1e-3 against beta = 0, over the same seeds.
+    from superinfo_lib.study import paired_difference
+
+    def by_seed(key, b):
+        return {r["seed"]: r[key] for r in figures["toy_sweep"] if r["beta_12"] == b == r["beta_21"]}
+
+    for key in ("few_label_acc_1", "few_label_acc", "full_label_acc"):
+        d = paired_difference(by_seed(key, 0.0), by_seed(key, 1e-3))
+        for where in (text, readme):
+            where = where.replace("−", "-")
+            assert f"{d['mean']:+.3f}" in where and f"[{d['low']:+.3f}, {d['high']:+.3f}]" in where, key
+
+
 def check_cpu_study_curves(curves):
     """Notebook 5's view of the stored CPU study: three seeds of every method, whole runs."""
     assert set(curves) == {"simclr", "mib", "superinfo"}
@@ -444,6 +536,19 @@ def check_exercises(name, f):
             assert 0 < k["10_per_class_images"] <= 10 * 10  # at most 10 of each of the 10 classes
 
 
+def wide_table_lines(notebook: Path) -> list[str]:
+    """The printed table lines (two or more column gaps of 2+ spaces) wider than TABLE_WIDTH."""
+    nb = nbformat.read(notebook, as_version=4)
+    wide = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") + out.get("data", {}).get("text/plain", "")
+            for line in text.splitlines():
+                if len(line) > TABLE_WIDTH and len(re.findall(r"\S {2,}\S", line)) >= 2:
+                    wide.append(line)
+    return wide
+
+
 @pytest.mark.parametrize("name", COURSE)
 def test_notebook_smoke(name, output_dir):
     elapsed = execute(name, output_dir, profile="smoke", solutions=True)
@@ -453,6 +558,7 @@ def test_notebook_smoke(name, output_dir):
     assert figures["notebook"] == name and figures["profile"] == "smoke"
     CHECKS[name](figures)
     check_exercises(name, figures)
+    assert not wide_table_lines(output_dir / f"{name}.out.ipynb"), "a printed table wraps in JupyterLab"
     assert elapsed < SMOKE_LIMIT_S, (
         f"{name} took {elapsed:.0f} s under the smoke profile (limit {SMOKE_LIMIT_S} s)"
     )
