@@ -175,6 +175,51 @@ def _same_within_noise(rows, key, pair_a, pair_b, slack):
     return abs(statistics.fmean(a) - statistics.fmean(b)) <= 3 * se + slack
 
 
+def check_toy_conditions(c):
+    """Notebook 4's statements on the stored runs of experiments/toy_conditions.py (8 seeds each):
+    each follows a paired 95 % interval over seeds."""
+    one = "few_label_acc_1"
+
+    def gain(key, condition, steps, beta):
+        match = (key, condition, steps, beta)
+        return next(
+            g for g in c["gain_over_beta_0"] if (g["key"], g["condition"], g["steps"], g["beta"]) == match
+        )
+
+    def longer(condition, beta, to=3000):
+        match = (one, condition, beta, to)
+        return next(
+            d for d in c["longer_training"] if (d["key"], d["condition"], d["beta"], d["to"]) == match
+        )
+
+    def contains_0(d):
+        return d["low"] <= 0 <= d["high"]
+
+    assert c["runs"] == 264 and all(d["n"] == 8 for d in c["gain_over_beta_0"] + c["longer_training"])
+    # Longer training: beta = 0 falls from 1,000 to 3,000 steps; 1e-3 gains at 1,000 and 3,000, not at 200.
+    assert longer("default", 0.0)["high"] < 0
+    assert contains_0(gain(one, "default", 200, 1e-3))
+    assert gain(one, "default", 1000, 1e-3)["low"] > 0 and gain(one, "default", 3000, 1e-3)["low"] > 0
+    assert abs(gain(one, "default", 1000, 1e-3)["mean"] - 0.03) < 0.01  # "about +0.03 and +0.04"
+    assert abs(gain(one, "default", 3000, 1e-3)["mean"] - 0.04) < 0.01
+    # The fall comes with the noise: it falls where the views carry noise, holds where they do not.
+    assert longer("no_nuisance", 0.0)["high"] < 0 and contains_0(longer("no_noise", 0.0))
+    # The gain needs both: no beta > 0 gains with either alone, where beta = 0 reaches 0.38 .. 0.41,
+    # about what beta > 0 reaches on the default data after 1,000 and 3,000 steps.
+    alone = [
+        g for g in c["gain_over_beta_0"] if g["key"] == one and g["condition"] in ("no_noise", "no_nuisance")
+    ]
+    assert len(alone) == 12 and all(contains_0(g) for g in alone)
+    assert all(0.38 <= g["mean_a"] <= 0.41 for g in alone)
+    assert all(
+        0.37 <= gain(one, "default", n, b)["mean_b"] <= 0.41 for n in (1000, 3000) for b in (1e-3, 1e-2)
+    )
+    # More nuisance at a short budget hurts; after 1,000 steps 1e-3 gains with one label per class.
+    assert gain("few_label_acc", "more_nuisance", 150, 1e-2)["high"] < 0
+    assert gain("full_label_acc", "more_nuisance", 150, 1e-3)["high"] < 0
+    assert gain(one, "more_nuisance", 1000, 1e-3)["low"] > 0
+
+
 def check_04(f):
     from superinfo_lib.study import paired_difference
     from superinfo_lib.toy import CHANCE, excess_lost, pick_beta_on_validation, seed_mean
@@ -274,6 +319,7 @@ def check_04(f):
         sym = ((b12 + b21) / 2, (b12 + b21) / 2)
         for key in ("r_mostly_shared_z", "never_shared_task_z", "nuisance_z", "few_label_acc"):
             assert _same_within_noise(rows, key, (b12, b21), sym, 0.02), (b12, b21, key)
+    check_toy_conditions(f["conditions"])
     # A negative beta: refused without opt-in; with it the KL explodes (or the run diverges), the
     # shared class and r fall towards chance, the nuisance is read better than at beta = 0.
     assert f["negative_refused_without_opt_in"] is True
