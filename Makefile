@@ -1,5 +1,5 @@
 # Two commands set up and run everything on a fresh machine:
-#   make train   train and evaluate SuperInfo on CIFAR-10 (GPU: the real run; CPU: a 5-minute run of the CPU recipe)
+#   make train   train and evaluate SuperInfo on CIFAR-10 (GPU: the real run; CPU: a 3-minute run of the CPU recipe)
 #   make test    the whole test suite (installs Chromium for the browser test when it can)
 # Both create .venv and install requirements.txt into it first.
 #   make site        the course as a static website in build/site/ (every notebook executed; offline)

@@ -33,7 +33,7 @@ from .models import SuperInfoModel
 from .step import PRECISIONS, choose_precision, make_scaler, training_step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# A CPU's defaults: the CPU study's recipe (experiments/cpu_study.py), short: about 5 minutes on
+# A CPU's defaults: the CPU study's recipe (experiments/cpu_study.py), short: about 3 minutes on
 # 2 cores. The small convnet gave the best kNN per CPU-minute of the encoders tried there.
 CPU_RECIPE = {"arch": "small", "epochs": 5, "batch_size": 256, "temperature": 0.2}
 # Settings that must match for --resume to continue the same run.
@@ -248,7 +248,7 @@ def start_run(cfg: TrainConfig, dist_info: distributed.DistInfo, data: ImageData
         print(
             f"CPU run: the CPU study's recipe, short ({cfg.arch} convnet, {cfg.epochs} epochs on all "
             f"training images, batch {cfg.batch_size}, temperature {cfg.preset.temperature}, "
-            f"{cfg.precision}); about 5 minutes on 2 cores. The CPU study trains this recipe for "
+            f"{cfg.precision}); about 3 minutes on 2 cores. The CPU study trains this recipe for "
             "10 epochs (README, Results); a GPU run trains ResNet-18 for 100. Pass --epochs, --arch "
             "or --train-limit to change it."
         )
