@@ -47,6 +47,7 @@ from .losses import LossPreset
 from .models import GaussianHead, projector
 from .probes import fit_ridge
 from .step import training_step
+from .study import paired_difference
 
 NUM_SHARED, NUM_SPECIFIC = 8, 2
 NUM_LABELS = NUM_SHARED * NUM_SPECIFIC * 2  # y = 4 s + 2 r + t
@@ -523,3 +524,44 @@ def summary_table(
         line[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(line[1:], widths[1:]))
         for line in table
     )
+
+
+# ----------------------------------------------------------------------------- conditions of the data
+
+
+def compare_conditions(runs: list[dict], betas=(1e-3, 1e-2), keys=DOWNSTREAM) -> dict[str, list[dict]]:
+    """Paired comparisons over seeds of experiments/toy_conditions.py's runs (rows with
+    "condition", "steps", "beta_12" = "beta_21", "seed" and every measure).
+
+    "gain_over_beta_0": for each key, condition, length and beta in betas, the runs at beta minus
+    those at beta = 0; "longer_training": for each key, condition and beta (0 included), the runs
+    at one length minus those at the next shorter one. Each item: study.paired_difference's
+    fields, the means of both sides ("mean_a", "mean_b") and what was compared."""
+
+    def paired(key, a, b):  # b - a; a and b are (condition, steps, beta)
+        sides = [
+            {r["seed"]: r[key] for r in runs if (r["condition"], r["steps"], r["beta_12"]) == side}
+            for side in (a, b)
+        ]
+        if not all(sides):
+            raise ValueError(f"no runs for {a if not sides[0] else b}")
+        means = {
+            "mean_a": sum(sides[0].values()) / len(sides[0]),
+            "mean_b": sum(sides[1].values()) / len(sides[1]),
+        }
+        return {**paired_difference(*sides), **means}
+
+    gains, longer = [], []
+    conditions = list(dict.fromkeys(r["condition"] for r in runs))
+    for key in keys:
+        for condition in conditions:
+            steps = sorted({r["steps"] for r in runs if r["condition"] == condition})
+            for n in steps:
+                for beta in betas:
+                    d = paired(key, (condition, n, 0.0), (condition, n, beta))
+                    gains.append({"key": key, "condition": condition, "steps": n, "beta": beta, **d})
+            for beta in (0.0, *betas):
+                for a, b in zip(steps, steps[1:]):
+                    d = paired(key, (condition, a, beta), (condition, b, beta))
+                    longer.append({"key": key, "condition": condition, "beta": beta, "from": a, "to": b, **d})
+    return {"gain_over_beta_0": gains, "longer_training": longer}

@@ -14,6 +14,7 @@ from superinfo_lib.toy import (
     NUM_LABELS,
     NUM_SHARED,
     KnnProbe,
+    compare_conditions,
     excess_lost,
     few_label_rows,
     information_ceiling,
@@ -222,3 +223,40 @@ def test_bad_arguments_name_themselves():
         split_rows(100, 100)
     with pytest.raises(ValueError, match="no rows for"):
         seed_mean([], "nuisance", 0.0, 0.0)
+
+
+def test_compare_conditions_is_a_paired_t_interval_over_seeds():
+    gen = torch.Generator().manual_seed(0)
+    runs = [
+        {
+            "condition": c,
+            "steps": n,
+            "beta_12": b,
+            "beta_21": b,
+            "seed": s,
+            "few_label_acc_1": torch.rand(1, generator=gen).item(),
+        }
+        for c in ("a", "b")
+        for n in (10, 30)
+        for b in (0.0, 1e-3)
+        for s in range(4)
+    ]
+
+    def values(c, n, b):
+        return [r["few_label_acc_1"] for r in runs if (r["condition"], r["steps"], r["beta_12"]) == (c, n, b)]
+
+    compared = compare_conditions(runs, betas=(1e-3,), keys=("few_label_acc_1",))
+    assert len(compared["gain_over_beta_0"]) == 2 * 2 and len(compared["longer_training"]) == 2 * 2
+    for item, (a, b) in (
+        (compared["gain_over_beta_0"][3], (("b", 30, 0.0), ("b", 30, 1e-3))),
+        (compared["longer_training"][1], (("a", 10, 1e-3), ("a", 30, 1e-3))),
+    ):
+        diffs = [y - x for x, y in zip(values(*a), values(*b))]  # the same seeds, in the same order
+        half = 3.182 * statistics.stdev(diffs) / 2  # t(0.975, 3 df) * sd / sqrt(4)
+        assert item["mean"] == pytest.approx(statistics.fmean(diffs))
+        assert (item["low"], item["high"]) == pytest.approx(
+            (item["mean"] - half, item["mean"] + half), abs=1e-3
+        )
+        assert item["mean_a"] == pytest.approx(statistics.fmean(values(*a))) and item["n"] == 4
+    with pytest.raises(ValueError, match="no runs for"):
+        compare_conditions(runs[:-1] + [{**runs[-1], "steps": 50}], betas=(1e-3,), keys=("few_label_acc_1",))
