@@ -1,11 +1,11 @@
 """When does a KL penalty help downstream on the toy? Longer training, and which unshared
 information beta = 0 slowly memorises.
 
-    python experiments/toy_conditions.py                       # ~40 min on one core
+    python experiments/toy_conditions.py                       # 18 min on one core (264 runs)
     python experiments/toy_conditions.py --smoke --out /tmp/c.json   # the code path, seconds
 
 Notebook 4 measures, over 8 seeds, that after 1,000 steps a moderate beta beats beta = 0 with
-one label per class, and that at 150 steps no beta helps. Two questions stay:
+one label per class, and that at 150 steps no beta helps. Three questions stay:
 
   length     Does beta = 0's few-label accuracy fall as training goes on (200 -> 1,000 -> 3,000
              steps) while a moderate beta's holds?
