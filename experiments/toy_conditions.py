@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from superinfo_lib.results import REPO_ROOT, provenance
+from superinfo_lib.results import REPO_ROOT, provenance, write_json
 from superinfo_lib.toy import make_multiview, sweep_row
 
 OUT = REPO_ROOT / "results" / "toy" / "conditions.json"
@@ -75,13 +74,6 @@ def load(path: Path) -> dict:
         raise SystemExit(f"--out {path} is not valid JSON ({err}); move it away to start afresh") from err
 
 
-def save(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -104,7 +96,7 @@ def main(argv=None) -> int:
             conditions=CONDITIONS,
             smoke=args.smoke,
         )
-        save(args.out, record)
+        write_json(args.out, record)
         print(
             f"[{i}/{len(todo)}] {run['condition']} {run['steps']} steps "
             f"beta {run['beta']:g} seed {run['seed']}: "

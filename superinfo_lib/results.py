@@ -166,10 +166,15 @@ def write_result(
             f"out_dir {out_dir} is the repository's results/ folder, which holds GPU figures "
             "only: write CPU (smoke) results elsewhere"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / (name or result_name(kind, str(payload.get("label", kind))))
     if path.suffix != ".json":
         raise ValueError(f"name must end in .json, got {path.name!r}")
+    return write_json(path, record)
+
+
+def write_json(path: Path, record: dict) -> Path:
+    """Write record as JSON to path atomically (a crash mid-write leaves the old file whole)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(record, indent=1, default=_jsonable) + "\n")
     os.replace(tmp, path)
