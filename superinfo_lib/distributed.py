@@ -12,6 +12,7 @@ over all 2WN anchors.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -49,6 +50,10 @@ def setup(device_type: str) -> DistInfo:
 
 def cleanup() -> None:
     if dist.is_initialized():
+        # Collect reference cycles that may still hold the group before destroying it: left to
+        # interpreter exit, a gloo rank sometimes aborted ("terminate called without an active
+        # exception"). This makes that rare here, not impossible.
+        gc.collect()
         dist.destroy_process_group()
 
 
