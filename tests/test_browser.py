@@ -241,15 +241,18 @@ def stop_lab(proc: subprocess.Popen, url: str, token: str) -> None:
 
 def wait_kernel_idle(url: str, token: str, timeout_s: float = 120) -> None:
     """The page can show "idle" before its kernel has started; the server knows."""
-    deadline = time.monotonic() + timeout_s
+    deadline, last_error = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         req = urllib.request.Request(f"{url}/api/kernels", headers={"Authorization": f"token {token}"})
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            kernels = json.loads(resp.read())
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                kernels = json.loads(resp.read())
+        except OSError as err:  # the server answers HTTP 500 while a kernel is still starting
+            last_error, kernels = err, []
         if kernels and all(k.get("execution_state") == "idle" for k in kernels):
             return
         time.sleep(0.5)
-    raise AssertionError(f"no idle kernel after {timeout_s} s")
+    raise AssertionError(f"no idle kernel after {timeout_s} s (last error: {last_error})")
 
 
 def run_all(page, attempts: int = 5, watch: str = "last") -> None:
