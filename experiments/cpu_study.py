@@ -2,6 +2,7 @@
 
     python experiments/cpu_study.py --budget-s 9000        # the whole study: ~1.5-2 h on 2 cores
     python experiments/cpu_study.py --smoke --synthetic --results-dir /tmp/s   # the code path, a minute
+    python experiments/cpu_study.py --only main-superinfo-s0 --results-dir runs/rerun   # one named run
 
 It reads the results already in --results-dir (default results/cpu/), runs what is missing in
 the order below, and writes each result the moment it exists:
@@ -182,6 +183,18 @@ def write_sweep(args, runs: dict[str, dict]) -> dict | None:
     return best
 
 
+def stored_sweep_best() -> dict | None:
+    """The beta the stored study chose (results/cpu/sweep-cpu.json), for a SuperInfo main run
+    asked for by name in a results folder without a finished sweep of its own."""
+    path = CPU_RESULTS_DIR / "sweep-cpu.json"
+    return results.read_result(path).get("best") if path.exists() else None
+
+
+def all_labels(args) -> list[str]:
+    specs = sweep_specs(args) + main_specs(args, (0.0, 0.0)) + precision_specs(args)
+    return [s["label"] for s in specs]
+
+
 def recipe_fields(args) -> dict:
     return {
         "arch": args.arch,
@@ -309,9 +322,13 @@ class Study:
         return spec["epochs"] * n_train * s_per_pair + eval_s + 20  # + start-up and data loading
 
     def pending(self, runs: dict[str, dict]) -> list[dict]:
-        beta = write_sweep(self.args, runs)
-        beta = None if beta is None else (beta["beta_12"], beta["beta_21"])
+        best = write_sweep(self.args, runs)
+        if best is None and self.args.only:  # one named run: the stored study's choice of beta
+            best = stored_sweep_best()
+        beta = None if best is None else (best["beta_12"], best["beta_21"])
         specs = sweep_specs(self.args) + main_specs(self.args, beta) + precision_specs(self.args)
+        if self.args.only:
+            specs = [s for s in specs if s["label"] in self.args.only]
         return [s for s in specs if s["label"] not in runs and s["label"] not in self.skipped]
 
     def start(self, spec: dict) -> subprocess.Popen:
@@ -378,7 +395,11 @@ class Study:
         runs = self.finished_runs()
         self.pending(runs)  # rewrites the sweep file with every finished row
         everything = sweep_specs(a) + main_specs(a, (0, 0)) + precision_specs(a)
-        missing = [s["label"] for s in everything if s["item"] in a.items and s["label"] not in runs]
+        missing = [
+            s["label"]
+            for s in everything
+            if s["item"] in a.items and s["label"] not in runs and (not a.only or s["label"] in a.only)
+        ]
         print(f"{len(runs)} runs in {a.results_dir}; still to run: {', '.join(missing) or 'none'}")
         if failed:
             print(f"failed: {', '.join(failed)} (see <work-dir>/<label>/log.txt)", file=sys.stderr)
@@ -396,6 +417,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--work-dir", default=str(ROOT / "runs" / "cpu_study"), help="checkpoints and logs")
     parser.add_argument("--items", nargs="*", default=list(ITEMS), choices=ITEMS, help="restrict the queue")
+    parser.add_argument(
+        "--only", nargs="+", default=None, metavar="LABEL",
+        help="run just these runs, by label (e.g. main-superinfo-s0); --list-runs prints the labels",
+    )  # fmt: skip
+    parser.add_argument("--list-runs", action="store_true", help="print every run's label and exit")
     parser.add_argument("--parallel", type=int, default=2, help="runs at once (default 2: one per core)")
     parser.add_argument(
         "--threads", type=int, default=None, help="threads per run (default: cores / parallel)"
@@ -433,6 +459,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.few_label_draws = 2 if args.smoke else 5
     args.probe_images = 128 if args.smoke else 5000
     args.robustness_images = 32 if args.smoke else 2000
+    if args.only:
+        known = all_labels(args)
+        unknown = [label for label in args.only if label not in known]
+        if unknown:
+            parser.error(f"--only: unknown run(s) {', '.join(unknown)}; the runs are: {', '.join(known)}")
+        args.items = [i for i in args.items if i != "bench"]
     if args.precision == "auto":
         from superinfo_lib.step import choose_precision
 
@@ -442,6 +474,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.list_runs:
+        print("\n".join(all_labels(args)))
+        return 0
     if args.run is not None:
         print(f"wrote {run_spec(json.loads(args.run), args)}", flush=True)
         return 0
