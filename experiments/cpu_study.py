@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from superinfo_lib import results
+from superinfo_lib import jobs, results
 from superinfo_lib.checkpoint import load_checkpoint_model
 from superinfo_lib.data import load_cifar10, synthetic_images, validation_split
 from superinfo_lib.eval import evaluate_model
@@ -297,7 +297,7 @@ class Study:
     def __init__(self, args):
         self.args = args
         self.deadline = time.time() + args.budget_s if args.budget_s else float("inf")
-        self.skipped: set[str] = set()
+        self.env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), **jobs.launch_commit()}
 
     def left(self) -> float:
         return self.deadline - time.time()
@@ -329,15 +329,14 @@ class Study:
         specs = sweep_specs(self.args) + main_specs(self.args, beta) + precision_specs(self.args)
         if self.args.only:
             specs = [s for s in specs if s["label"] in self.args.only]
-        return [s for s in specs if s["label"] not in runs and s["label"] not in self.skipped]
+        return [s for s in specs if s["label"] not in runs]
 
     def start(self, spec: dict) -> subprocess.Popen:
         log = Path(self.args.work_dir) / spec["label"] / "log.txt"
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, __file__, *self.args.command_args, "--run", json.dumps(spec)]
         print(f"[{spec['item']}] start {spec['label']} (log: {log})", flush=True)
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.args.threads)}
-        return subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(cmd, stdout=open(log, "a"), stderr=subprocess.STDOUT, env=self.env)
 
     def bench(self) -> None:
         if any(r["kind"] == "benchmark" and r.get("session_item") == "cpu-study" for r in self.records()):
@@ -363,35 +362,14 @@ class Study:
         a = self.args
         if "bench" in a.items:
             self.bench()
-        running: dict[str, tuple[subprocess.Popen, dict]] = {}
-        failed = []
-        try:
-            while True:
-                runs = self.finished_runs()
-                queue = [s for s in self.pending(runs) if s["item"] in a.items and s["label"] not in running]
-                while queue and len(running) < a.parallel:
-                    spec = queue.pop(0)
-                    need = self.estimate(spec, runs)
-                    if need > self.left():
-                        item, label, left = spec["item"], spec["label"], self.left()
-                        print(f"[{item}] {label} needs ~{need:.0f} s, {left:.0f} s left: not started")
-                        self.skipped.add(spec["label"])
-                        continue
-                    running[spec["label"]] = (self.start(spec), spec)
-                if not running:
-                    break
-                time.sleep(0.5 if a.smoke else 5)
-                for label, (proc, spec) in list(running.items()):
-                    if proc.poll() is not None:
-                        del running[label]
-                        status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-                        print(f"[{spec['item']}] {label}: {status}", flush=True)
-                        if proc.returncode:
-                            failed.append(label)
-                            self.skipped.add(label)
-        finally:
-            for proc, _ in running.values():  # interrupted: stop the workers (their checkpoints stay)
-                proc.terminate()
+        failed = jobs.run_queue(
+            pending=lambda: [s for s in self.pending(self.finished_runs()) if s["item"] in a.items],
+            start=self.start,
+            parallel=a.parallel,
+            estimate_s=lambda spec: self.estimate(spec, self.finished_runs()),
+            left_s=self.left,
+            poll_s=0.5 if a.smoke else 5,
+        )
         runs = self.finished_runs()
         self.pending(runs)  # rewrites the sweep file with every finished row
         everything = sweep_specs(a) + main_specs(a, (0, 0)) + precision_specs(a)

@@ -313,7 +313,9 @@ def synthetic_images(
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """SimCLR's CIFAR augmentation; every sample draws its own parameters."""
+    """SimCLR's CIFAR augmentation; every sample draws its own parameters. `noise_sd` adds
+    Gaussian pixel noise of that standard deviation (pixel values in [0, 1]) to each view
+    after the colour changes: information that the other view never shares."""
 
     crop_scale: tuple[float, float] = (0.2, 1.0)
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
@@ -324,6 +326,23 @@ class AugmentConfig:
     saturation: float = 0.4
     hue: float = 0.1
     grayscale_p: float = 0.2
+    noise_sd: float = 0.0
+
+
+# The trainer's --augment choices. "strong" changes each view more (smaller crops, twice the
+# colour jitter, pixel noise): more of what one view sees is not shared with the other.
+AUGMENT_PRESETS = {
+    "standard": AugmentConfig(),
+    "strong": AugmentConfig(
+        crop_scale=(0.08, 1.0),
+        brightness=0.8,
+        contrast=0.8,
+        saturation=0.8,
+        hue=0.2,
+        grayscale_p=0.2,
+        noise_sd=0.05,
+    ),
+}
 
 
 # Names of the columns of the parameter matrix `augment` returns (for probes).
@@ -446,7 +465,11 @@ def augment(
     if images.shape[0] == 0:
         raise ValueError("images is an empty batch")
     params = sample_aug_params(images.shape[0], cfg, generator, images.device)
-    return apply_aug_params(images, params), params
+    views = apply_aug_params(images, params)
+    if cfg.noise_sd > 0:  # in pixel units: divided by each channel's normalising std
+        noise = torch.randn(views.shape, device=views.device, generator=generator)
+        views = views + noise * (cfg.noise_sd / _mean_std(views.device)[1])
+    return views, params
 
 
 def two_views(

@@ -179,6 +179,114 @@ def few_label_scores(
     return means, per_draw
 
 
+def fit_linear_draws(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    num_classes: int,
+    seeds: list[int],
+    epochs: int = 200,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-5,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`fit_linear` on D small labelled sets at once, one classifier per set: what 100 label
+    draws need, in one batched loop instead of 100. Each set fits in one batch, so an epoch is
+    one full-batch step; draw d starts from `fit_linear`'s initialisation under seed seeds[d].
+
+    Args:
+        train_features: (D, n, F); train_labels: (D, n) int; seeds: D seeds.
+    Returns:
+        predict: features (M, F) -> (D, M) labels, one row per draw.
+    """
+    d, n, f = train_features.shape
+    mean = train_features.mean(1)  # (D, F)
+    std = torch.stack([feature_scale(x) for x in train_features])  # (D, F); inf: a constant column
+    x = (train_features - mean[:, None]) / std[:, None]
+    weights, biases = [], []
+    for seed in seeds:  # the same initial classifier as fit_linear(seed=seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            init = nn.Linear(f, num_classes)
+        weights.append(init.weight.detach())
+        biases.append(init.bias.detach())
+    weight = torch.stack(weights).to(x.device).requires_grad_()  # (D, C, F)
+    bias = torch.stack(biases).to(x.device).requires_grad_()  # (D, C)
+    opt = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    labels = train_labels.to(x.device).reshape(-1)
+    for _ in range(epochs):
+        logits = torch.einsum("dnf,dcf->dnc", x, weight) + bias[:, None]
+        # Each draw's mean loss, summed: every classifier gets the gradient it would get alone.
+        loss = (
+            F.cross_entropy(logits.reshape(-1, num_classes), labels, reduction="none")
+            .view(d, n)
+            .mean(1)
+            .sum()
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    # Fold the standardisation into the weights: no (D, M, F) copy of the test features.
+    folded = (weight / std[:, None]).detach()
+    folded_bias = (bias - torch.einsum("df,dcf->dc", mean / std, weight)).detach()
+
+    @torch.no_grad()
+    def predict(features: torch.Tensor) -> torch.Tensor:
+        return (
+            torch.einsum("mf,dcf->dmc", features.to(x.device).float(), folded) + folded_bias[:, None]
+        ).argmax(2)
+
+    return predict
+
+
+def nearest_class_mean(train_features, train_labels, test_features, num_classes: int) -> torch.Tensor:
+    """Predict the class whose mean (of L2-normalised labelled features) is nearest in cosine.
+
+    Args:
+        train_features: (D, n, F); train_labels: (D, n); test_features: (M, F).
+    Returns:
+        (D, M) labels, one row per set of labelled images.
+    """
+    x = F.normalize(train_features.float(), dim=2)
+    onehot = F.one_hot(train_labels.to(x.device), num_classes).float()  # (D, n, C)
+    means = F.normalize(torch.einsum("dnc,dnf->dcf", onehot, x), dim=2)
+    return torch.einsum("mf,dcf->dmc", F.normalize(test_features.float().to(x.device), dim=1), means).argmax(
+        2
+    )
+
+
+def label_draw_probes(
+    features, num_classes: int, per_class: tuple[int, ...] = (1, 5, 10), draws: int = 100, epochs: int = 200
+) -> dict:
+    """Accuracy with a few labels per class, over `draws` label draws (draw d: seed d, so every
+    model is probed on the same labelled images): a linear probe for each k in `per_class`,
+    and a nearest-class-mean probe with one label per class.
+
+    Returns {"linear": {"k": {"mean", "sd", "per_draw"}}, "ncm": {"1": {...}}, "draws": D}.
+    """
+    train_f, train_y, test_f, test_y = features
+    test_y = test_y.to(train_f.device)
+
+    def summary(predicted: torch.Tensor) -> dict:  # (D, M) -> accuracies over the draws
+        acc = (predicted == test_y[None]).float().mean(1)
+        return {
+            "mean": acc.mean().item(),
+            "sd": acc.std().item() if draws > 1 else None,
+            "per_draw": acc.tolist(),
+        }
+
+    out = {"linear": {}, "ncm": {}, "draws": draws}
+    for k in sorted(set(per_class) | {1}):
+        idx = torch.stack([few_label_indices(train_y, k, seed=d) for d in range(draws)]).to(train_f.device)
+        x, y = train_f[idx], train_y.to(train_f.device)[idx]  # (D, 10k, F), (D, 10k)
+        if k in per_class:
+            predict = fit_linear_draws(x, y, num_classes, seeds=list(range(draws)), epochs=epochs)
+            out["linear"][str(k)] = summary(predict(test_f))
+        if k == 1:
+            out["ncm"]["1"] = summary(nearest_class_mean(x, y, test_f, num_classes))
+    return out
+
+
 # Longer than most functions here: the one evaluation; each optional part is a few lines,
 # kept together so that every caller gets the same.
 def evaluate_model(
@@ -191,6 +299,8 @@ def evaluate_model(
     robustness_images: int = 0,
     mu_knn: bool = False,
     few_label_draws: int = 1,
+    label_probes: tuple[int, ...] = (),
+    label_probe_draws: int = 100,
     z_probe: bool = False,
     seed: int = 0,
     features: tuple[torch.Tensor, ...] | None = None,
@@ -204,6 +314,9 @@ def evaluate_model(
       test_y) reuses features already extracted, as the trainer's kNN monitor does);
     - few-label linear probes with `few_label` labels per class, over `few_label_draws` label
       draws (`few_label` holds their means, `few_label_draws` every draw);
+    - with `label_probes` (labels per class, e.g. (1, 5, 10)), `label_draw_probes` over
+      `label_probe_draws` draws shared by every model: linear probes and a 1-label
+      nearest-class-mean probe (key `label_probes`);
     - the median posterior standard deviation sigma over the test images and latent dimensions;
     - the augmentation-parameter probe (held-out R^2) on the backbone and on mu, over the first
       `probe_images` test images (0 skips it), and with `z_probe` on a sample z = mu + sigma * eps,
@@ -239,6 +352,10 @@ def evaluate_model(
     results["few_label"], results["few_label_draws"] = few_label_scores(
         features, num_classes, few_label, linear_epochs, few_label_draws
     )
+    if label_probes:
+        results["label_probes"] = label_draw_probes(
+            features, num_classes, label_probes, label_probe_draws, epochs=max(linear_epochs, 200)
+        )
     # mu and sigma are the Gaussian head applied to h: reuse the backbone features, no second pass.
     with torch.no_grad():
         head = [model.head(f.to(device)) for f in (train_f, test_f)]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -131,3 +133,56 @@ class ResultWriter:
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def run_queue(
+    pending: Callable[[], list[dict]],
+    start: Callable[[dict], subprocess.Popen],
+    parallel: int,
+    estimate_s: Callable[[dict], float],
+    left_s: Callable[[], float],
+    poll_s: float = 5.0,
+) -> list[str]:
+    """Run the queue's runs as worker processes, `parallel` at a time, until none is left.
+
+    `pending()` gives the runs still to do (dicts with "item" and "label"), in order; it is asked
+    again whenever a worker ends, so a run may become ready when another finishes. A run starts
+    only if `estimate_s(run)` fits in `left_s()`. Interrupted (Ctrl-C), the workers are stopped;
+    their checkpoints stay for the next call. Returns the labels of the runs that failed.
+    """
+    running: dict[str, tuple[subprocess.Popen, dict]] = {}
+    failed: list[str] = []
+    skipped: set[str] = set()
+    try:
+        while True:
+            queue = [s for s in pending() if s["label"] not in running and s["label"] not in skipped]
+            while queue and len(running) < parallel:
+                spec = queue.pop(0)
+                need = estimate_s(spec)
+                if need > left_s():
+                    item, label = spec["item"], spec["label"]
+                    print(f"[{item}] {label} needs ~{need:.0f} s, {left_s():.0f} s left: not started")
+                    skipped.add(spec["label"])
+                    continue
+                running[spec["label"]] = (start(spec), spec)
+            if not running:
+                return failed
+            time.sleep(poll_s)
+            for label, (proc, spec) in list(running.items()):
+                if proc.poll() is not None:
+                    del running[label]
+                    status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+                    print(f"[{spec['item']}] {label}: {status}", flush=True)
+                    if proc.returncode:
+                        failed.append(label)
+                        skipped.add(label)
+    finally:
+        for proc, _ in running.values():  # interrupted: stop the workers (their checkpoints stay)
+            proc.terminate()
+
+
+def launch_commit() -> dict[str, str]:
+    """The environment that makes a queue's workers record the commit the queue was launched at
+    (superinfo_lib.results reads $SUPERINFO_COMMIT), not the one checked out when each writes."""
+    sha, _ = results.git_commit()
+    return {"SUPERINFO_COMMIT": os.environ.get("SUPERINFO_COMMIT", sha)}

@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import AugmentConfig, ImageData, load_cifar10, synthetic_images, two_views
+from .data import AUGMENT_PRESETS, ImageData, load_cifar10, synthetic_images, two_views
 from .eval import evaluate_model, extract_features, knn_accuracy
 from .losses import PRESETS, LossPreset
 from .metrics import TERMS, MetricsLog
@@ -49,7 +49,10 @@ RESUME_MUST_MATCH = (
     "train_limit",
     "synthetic",
     "world_size",
+    "augment",
 )
+# Checkpoints written before a setting existed resume as its default.
+RESUME_DEFAULTS = {"augment": "standard"}
 
 
 @dataclass
@@ -68,6 +71,7 @@ class TrainConfig:
     beta_21: float | None = None
     temperature: float | None = None
     allow_negative_beta: bool = False
+    augment: str = "standard"  # a name in superinfo_lib.data.AUGMENT_PRESETS
     arch: str | None = None  # default: resnet18 on a GPU, the small convnet on a CPU
     latent_dim: int | None = None
     precision: str = "auto"  # bf16 / fp16 / fp32; auto: from the device (superinfo_lib.step)
@@ -139,6 +143,8 @@ class TrainConfig:
                 raise ValueError(f"{flag(name)} must be finite and >= 0, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if self.augment not in AUGMENT_PRESETS:
+            raise ValueError(f"--augment must be one of {sorted(AUGMENT_PRESETS)}, got {self.augment!r}")
         for name in ("train_limit", "test_limit", "stop_at_step"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{flag(name)} must be >= 1, got {getattr(self, name)}")
@@ -325,11 +331,12 @@ def resume(run: Run) -> None:
     if cfg.resume and path.exists():
         ckpt = load_checkpoint(path, map_location=run.device)
         now = asdict(cfg)
-        mismatched = [k for k in RESUME_MUST_MATCH if ckpt["config"].get(k) != now[k]]
+        then = {k: ckpt["config"].get(k, RESUME_DEFAULTS.get(k)) for k in RESUME_MUST_MATCH}
+        mismatched = [k for k in RESUME_MUST_MATCH if then[k] != now[k]]
         if mismatched:
             raise ValueError(
                 f"--resume: {path} was written with different "
-                + ", ".join(f"{k} ({ckpt['config'].get(k)!r} there, {now[k]!r} now)" for k in mismatched)
+                + ", ".join(f"{k} ({then[k]!r} there, {now[k]!r} now)" for k in mismatched)
             )
         run.model.load_state_dict(ckpt["model"])
         run.optimizer.load_state_dict(ckpt["optimizer"])
@@ -385,7 +392,7 @@ def train_epoch(run: Run, epoch: int, progress: bool) -> float:
         views = two_views(
             train_x[order[i * cfg.batch_size : (i + 1) * cfg.batch_size]],
             gen,
-            AugmentConfig(),
+            AUGMENT_PRESETS[cfg.augment],
             channels_last=run.channels_last,
         )
         terms = training_step(
@@ -605,6 +612,10 @@ def parse_args(argv=None) -> TrainConfig:
     ):
         dest = name.replace("-", "_")
         parser.add_argument(f"--{name}", type=float, default=types[dest].default, help=help_text)
+    parser.add_argument(
+        "--augment", default="standard", choices=sorted(AUGMENT_PRESETS),
+        help="augmentation: standard (SimCLR's) or strong (smaller crops, more jitter, pixel noise)",
+    )  # fmt: skip
     parser.add_argument("--allow-negative-beta", action="store_true", help="accept beta < 0 (see the course)")
     parser.add_argument(
         "--arch", default=None, choices=["resnet18", "small"], help="default: resnet18 (GPU), small (CPU)"
