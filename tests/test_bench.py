@@ -377,3 +377,33 @@ def test_cpu_study_run_killed_mid_way_resumes_from_its_checkpoint(tmp_path):
     record = results.load_results(tmp_path / "res", kind="run")[0]
     assert record["complete"] and record["epochs_done"] == 12
     assert [e["epoch"] for e in record["per_epoch"]] == list(range(1, 13))
+
+
+cpu_claim = load_script("experiments/cpu_claim.py")
+
+
+def test_cpu_claim_runs_named_runs_with_monitors_probes_and_provenance(tmp_path, capsys):
+    """Smoke: two runs of the claim study (beta 0 and 1e-3, seed 0); a second call starts nothing."""
+    args = study_args(tmp_path) + ["--only", "claim-b0-s0", "claim-b0.001-s0"]
+    assert cpu_claim.main(args) == 0
+    found = {r["label"]: r for r in results.load_results(tmp_path / "res", kind="run")}
+    assert set(found) == {"claim-b0-s0", "claim-b0.001-s0"}
+    launch = results.git_commit()[0]
+    for r in found.values():
+        assert r["complete"] and r["augment"] == "strong" and r["augment_config"]["noise_sd"] == 0.05
+        assert r["beta_12"] == r["beta_21"] == r["beta"] and r["beta_warmup_fraction"] == 0
+        assert r["commit"] == launch and r["commit_source"] == "env"
+        assert set(r["monitor"]) == {"1", "2"} and r["n_validation"] == 64
+        for split in ("validation", "test"):
+            probes = r[split]["label_probes"]
+            assert set(probes["linear"]) == {"1", "5", "10"} and len(probes["ncm"]["1"]["per_draw"]) == 4
+            assert r[split]["linear_top1"] is not None
+        assert "label_probes" in r["monitor"]["1"] and r["monitor"]["1"]["linear_top1"] is None
+        assert "aug_probe_z_mean_r2" in r["test"] and "aug_probe_z_mean_r2" not in r["validation"]
+    # The same label draws for every run: draw d picks the same images whatever the encoder.
+    assert found["claim-b0-s0"]["label_draws"] == found["claim-b0.001-s0"]["label_draws"] == 4
+    capsys.readouterr()
+    assert cpu_claim.main(args) == 0
+    assert "start" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cpu_claim.parse_args([*study_args(tmp_path), "--only", "claim-b7-s0"])

@@ -312,3 +312,22 @@ def test_validation_split_holds_out_training_images_only():
     for bad in (0, 50):
         with pytest.raises(ValueError, match="holdout"):
             data_mod.validation_split(data, bad)
+
+
+def test_strong_preset_adds_pixel_noise_of_its_sd_and_changes_nothing_else():
+    """The noise is added after the colour changes, in pixel units ([0, 1]): view minus the
+    noiseless view (same parameters), times the normalising std, has the preset's sd."""
+    from superinfo_lib.data import AUGMENT_PRESETS, MEAN, STD
+
+    strong = AUGMENT_PRESETS["strong"]
+    assert strong.noise_sd == 0.05 and strong.crop_scale == (0.08, 1.0) and strong.hue == 0.2
+    assert AUGMENT_PRESETS["standard"] == AugmentConfig()
+    images = synthetic_images(64, 1, seed=4).train_x
+    views, params = augment(images, strong, torch.Generator().manual_seed(0))
+    noise = (views - apply_aug_params(images, params)) * torch.tensor(STD).view(1, 3, 1, 1)
+    assert noise.std().item() == pytest.approx(0.05, rel=0.02)
+    assert abs(noise.mean().item()) < 0.002
+    assert len(MEAN) == 3
+    # Without noise the same generator draws the same parameters as before the preset existed.
+    plain, plain_params = augment(images, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert torch.equal(plain, apply_aug_params(images, plain_params))

@@ -15,9 +15,13 @@ from superinfo_lib.eval import (
     evaluate_model,
     extract_features,
     few_label_indices,
+    fit_linear,
+    fit_linear_draws,
     knn_accuracy,
     knn_predict,
+    label_draw_probes,
     linear_probe,
+    nearest_class_mean,
 )
 from superinfo_lib.models import SmallConvNet, SuperInfoModel
 
@@ -247,3 +251,50 @@ def test_few_label_draws_sigma_and_the_probe_on_z():
          data.test_y), 10, (2,), 3,
     )  # fmt: skip
     assert one_draw["2"] == pytest.approx(draws["2"][0])  # draw 0 is the single draw of before
+
+
+def clustered(n, num_classes=4, dim=16, noise=1.5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(num_classes, dim, generator=g) * 2
+    y = torch.randint(num_classes, (n,), generator=g)
+    return centres[y] + noise * torch.randn(n, dim, generator=g), y
+
+
+def test_fit_linear_draws_matches_fit_linear_draw_by_draw():
+    """One batched loop over 5 label draws predicts what 5 separate fit_linear calls predict."""
+    x, y = clustered(400)
+    test_x, _ = clustered(300, seed=1)
+    idx = torch.stack([few_label_indices(y, 3, seed=d) for d in range(5)])
+    batched = fit_linear_draws(x[idx], y[idx], 4, seeds=list(range(5)), epochs=50)(test_x)
+    assert batched.shape == (5, 300)
+    for d in range(5):
+        alone = fit_linear(x[idx[d]], y[idx[d]], 4, epochs=50, batch_size=len(idx[d]), seed=d)(test_x)
+        assert torch.equal(batched[d], alone), d
+
+
+def test_nearest_class_mean_matches_a_naive_loop():
+    x, y = clustered(60, seed=2)
+    test_x, _ = clustered(40, seed=3)
+    pred = nearest_class_mean(x[None], y[None], test_x, 4)[0]
+    for i, t in enumerate(test_x):
+        means = [torch.stack([v / v.norm() for v in x[y == c]]).mean(0) for c in range(4)]
+        cosines = [float(t @ m / (t.norm() * m.norm())) for m in means]
+        assert pred[i].item() == max(range(4), key=lambda c: cosines[c])
+
+
+def test_label_draw_probes_share_the_draws_and_read_separable_features_perfectly():
+    """Features that are the one-hot label: the class-mean probe is exact and the linear probes,
+    trained long enough to outgrow their random start, nearly so; random features: near chance."""
+    x, y = clustered(500, num_classes=10, dim=12, seed=4)
+    test_y = torch.randint(10, (300,), generator=torch.Generator().manual_seed(5))
+    onehot = lambda labels: torch.nn.functional.one_hot(labels, 10).float()
+    perfect = label_draw_probes((onehot(y), y, onehot(test_y), test_y), 10, (1, 5), draws=6, epochs=500)
+    assert perfect["draws"] == 6 and set(perfect["linear"]) == {"1", "5"} and set(perfect["ncm"]) == {"1"}
+    assert perfect["ncm"]["1"]["per_draw"] == [1.0] * 6
+    assert perfect["linear"]["1"]["mean"] > 0.9 and perfect["linear"]["5"]["mean"] > 0.9
+    noise = torch.randn(300, 12, generator=torch.Generator().manual_seed(6))
+    chance = label_draw_probes((x, y, noise, test_y), 10, (1,), draws=6, epochs=100)
+    accs = chance["linear"]["1"]["per_draw"]
+    assert len(accs) == 6 and 0.0 < chance["linear"]["1"]["mean"] < 0.25
+    assert chance["linear"]["1"]["mean"] == pytest.approx(sum(accs) / 6)
+    assert chance["linear"]["1"]["sd"] == pytest.approx(torch.tensor(accs).std().item())

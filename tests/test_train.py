@@ -283,3 +283,20 @@ def test_progress_bar_only_where_someone_watches(tmp_path, capsys, monkeypatch, 
         "epoch 2/2",
     ]
     assert ("\r" in err) == watched
+
+
+def test_augment_setting_is_recorded_checked_on_resume_and_defaults_for_old_checkpoints(tmp_path):
+    train(tiny_config(tmp_path, augment="strong", stop_at_step=2), progress=False)
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["config"]["augment"] == "strong"
+    with pytest.raises(ValueError, match="augment"):
+        train(tiny_config(tmp_path, resume=True), progress=False)  # standard now, strong there
+    # A checkpoint written before --augment existed resumes as "standard".
+    old = tmp_path / "old"
+    train(tiny_config(old, stop_at_step=2), progress=False)
+    state = load_checkpoint(old / "checkpoint.pt")
+    del state["config"]["augment"]
+    torch.save(state, old / "checkpoint.pt")
+    assert train(tiny_config(old, resume=True), progress=False)["step"] == 8
+    with pytest.raises(ValueError, match="--augment must be one of"):
+        tiny_config(tmp_path / "bad", augment="wild").resolve()
