@@ -85,7 +85,35 @@ def projector(in_dim: int, hidden_dim: int = 2048, out_dim: int = 128) -> nn.Mod
     )
 
 
-class SuperInfoModel(nn.Module):
+class Encoder(nn.Module):
+    """backbone -> GaussianHead: the part of a trained model that evaluation reads (the published
+    encoders hold only this; the projector serves the training loss alone)."""
+
+    def __init__(self, arch: str = "resnet18", latent_dim: int | None = None):
+        super().__init__()
+        self.arch = arch
+        self.backbone = make_backbone(arch)
+        self.latent_dim = latent_dim or self.backbone.feature_dim
+        self.head = GaussianHead(self.backbone.feature_dim, self.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """x (B, 3, H, W) -> {"h": (B, F), "mu": (B, K), "logvar": (B, K)}."""
+        h = self.backbone(x)
+        mu, logvar = self.head(h)
+        return {"h": h, "mu": mu, "logvar": logvar}
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor, which: str = "backbone") -> torch.Tensor:
+        """Deterministic representation for evaluation: "backbone" (h) or "mu"."""
+        h = self.backbone(x)
+        if which == "backbone":
+            return h
+        if which == "mu":
+            return self.head(h)[0]
+        raise ValueError(f"which must be 'backbone' or 'mu', got {which!r}")
+
+
+class SuperInfoModel(Encoder):
     """backbone -> GaussianHead -> sample -> projector. One model serves all three losses."""
 
     def __init__(
@@ -95,12 +123,7 @@ class SuperInfoModel(nn.Module):
         proj_hidden: int = 2048,
         proj_out: int = 128,
     ):
-        super().__init__()
-        self.arch = arch
-        self.backbone = make_backbone(arch)
-        feature_dim = self.backbone.feature_dim
-        self.latent_dim = latent_dim or feature_dim
-        self.head = GaussianHead(feature_dim, self.latent_dim)
+        super().__init__(arch, latent_dim)  # backbone, then head, then projector: the same draws as ever
         self.projector = projector(self.latent_dim, proj_hidden, proj_out)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -113,16 +136,6 @@ class SuperInfoModel(nn.Module):
         eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
         z = mu + torch.exp(0.5 * logvar) * eps
         return {"h": h, "mu": mu, "logvar": logvar, "z": z, "p": self.projector(z)}
-
-    @torch.no_grad()
-    def features(self, x: torch.Tensor, which: str = "backbone") -> torch.Tensor:
-        """Deterministic representation for evaluation: "backbone" (h) or "mu"."""
-        h = self.backbone(x)
-        if which == "backbone":
-            return h
-        if which == "mu":
-            return self.head(h)[0]
-        raise ValueError(f"which must be 'backbone' or 'mu', got {which!r}")
 
 
 def model_config(model: SuperInfoModel) -> dict:
