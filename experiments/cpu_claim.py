@@ -206,17 +206,11 @@ def run_spec(spec: dict, args) -> Path:
         "per_epoch": history,
         "train_s": sum(e["epoch_time_s"] for e in history),
         "eval_s": eval_s,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": jobs.peak_rss_mb(),
     }
     command = " ".join(shlex.quote(a) for a in ["python", "experiments/cpu_claim.py", *args.command_args])
     name = f"run-{spec['label']}.json"
     return results.write_result("run", payload, args.results_dir, name, seed=spec["seed"], command=command)
-
-
-def peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
 # ----------------------------------------------------------------------------- the queue

@@ -17,6 +17,10 @@ the order below, and writes each result the moment it exists:
           50,000 training images, evaluated on the 10,000 test images by eval.evaluate_model.
   precision  SimCLR in bf16 and in fp32, seeds 0 and 1, a short run on the validation split:
           does bf16 cost accuracy?
+  floor   the encoder before any training (the trainer's initialisation, seeds 0, 1, 2) under the
+          main runs' evaluation: what every probe reads from a random convnet, the floor that
+          training must beat (far above chance: a random convnet's features already separate
+          classes a little).
 
 Runs go two at a time, one core each (the bench's `concurrency` row measures that this trains
 more pairs per second than one run on both cores). Each run checkpoints every epoch in
@@ -28,6 +32,7 @@ started only if its estimated time (from the runs already done) fits in what is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
 import json
 import os
@@ -41,14 +46,16 @@ import torch
 
 from superinfo_lib import jobs, results
 from superinfo_lib.checkpoint import load_checkpoint_model
-from superinfo_lib.data import load_cifar10, synthetic_images, validation_split
+from superinfo_lib.data import find_cifar10, load_cifar10, synthetic_images, validation_split
+from superinfo_lib.download import sha256_file
 from superinfo_lib.eval import evaluate_model
 from superinfo_lib.metrics import epoch_history
+from superinfo_lib.models import SuperInfoModel
 from superinfo_lib.train import CPU_RECIPE, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_RESULTS_DIR = results.CPU_RESULTS_DIR
-ITEMS = ("bench", "sweep", "main", "precision")
+ITEMS = ("bench", "sweep", "main", "precision", "floor")
 METHODS = ("simclr", "mib", "superinfo")
 SEEDS = (0, 1, 2)
 SWEEP_BETAS = ((0.0, 0.0), (1e-4, 1e-4), (1e-3, 1e-3), (1e-2, 1e-2), (3e-2, 3e-2), (2e-2, 0.0))
@@ -121,6 +128,14 @@ def precision_specs(args) -> list[dict]:
     ]
 
 
+def floor_specs(args) -> list[dict]:
+    return [
+        {"item": "floor", "label": f"floor-random-init-s{seed}", "method": "random-init", "seed": seed,
+         "epochs": 0, "evaluated_on": "test"}
+        for seed in args.seeds
+    ]  # fmt: skip
+
+
 def best_sweep_row(rows: list[dict]) -> dict | None:
     """The complete validation row with beta > 0 and the best kNN (linear breaks ties)."""
     candidates = [
@@ -191,7 +206,7 @@ def stored_sweep_best() -> dict | None:
 
 
 def all_labels(args) -> list[str]:
-    specs = sweep_specs(args) + main_specs(args, (0.0, 0.0)) + precision_specs(args)
+    specs = sweep_specs(args) + main_specs(args, (0.0, 0.0)) + precision_specs(args) + floor_specs(args)
     return [s["label"] for s in specs]
 
 
@@ -245,11 +260,17 @@ def run_spec(spec: dict, args) -> Path:
         log_every=50,
         device="cpu",
     )
+    if spec["item"] == "floor":  # no training: the model exactly as the trainer initialises it
+        cfg = dataclasses.replace(cfg, loss="simclr", epochs=1)
     resolved = cfg.resolve()
-    train(cfg, data=data, progress=False)
-    history = epoch_history(work / "metrics.jsonl")
+    if spec["item"] == "floor":
+        torch.manual_seed(spec["seed"])
+        model, history = SuperInfoModel(resolved.arch), []
+    else:
+        train(cfg, data=data, progress=False)
+        history = epoch_history(work / "metrics.jsonl")
+        model, _ = load_checkpoint_model(work / "checkpoint.pt")
     t0 = time.perf_counter()
-    model, _ = load_checkpoint_model(work / "checkpoint.pt")
     scores = evaluate_model(
         model,
         data,
@@ -275,6 +296,8 @@ def run_spec(spec: dict, args) -> Path:
         "beta_warmup_fraction": resolved.preset.beta_warmup_fraction,
         "epochs_done": len(history),
         "complete": len(history) == spec["epochs"],
+        "data_sha256": args.data_sha256,
+        "peak_rss_mb": jobs.peak_rss_mb(),
         "data_source": data.source,
         **scores,
         **{f"final_{k}": last.get(k) for k in ("nce", "kl_12", "kl_21", "mi_lower_bound")},
@@ -327,6 +350,7 @@ class Study:
             best = stored_sweep_best()
         beta = None if best is None else (best["beta_12"], best["beta_21"])
         specs = sweep_specs(self.args) + main_specs(self.args, beta) + precision_specs(self.args)
+        specs += floor_specs(self.args)
         if self.args.only:
             specs = [s for s in specs if s["label"] in self.args.only]
         return [s for s in specs if s["label"] not in runs]
@@ -372,7 +396,7 @@ class Study:
         )
         runs = self.finished_runs()
         self.pending(runs)  # rewrites the sweep file with every finished row
-        everything = sweep_specs(a) + main_specs(a, (0, 0)) + precision_specs(a)
+        everything = sweep_specs(a) + main_specs(a, (0, 0)) + precision_specs(a) + floor_specs(a)
         missing = [
             s["label"]
             for s in everything
@@ -447,6 +471,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         from superinfo_lib.step import choose_precision
 
         args.precision = choose_precision("cpu")
+    found = None if args.synthetic else find_cifar10(args.data)
+    args.data_sha256 = sha256_file(found) if found is not None and found.is_file() else None
     return args
 
 

@@ -186,3 +186,10 @@ def launch_commit() -> dict[str, str]:
     (superinfo_lib.results reads $SUPERINFO_COMMIT), not the one checked out when each writes."""
     sha, _ = results.git_commit()
     return {"SUPERINFO_COMMIT": os.environ.get("SUPERINFO_COMMIT", sha)}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
