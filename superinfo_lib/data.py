@@ -1,15 +1,20 @@
 """CIFAR-10 as uint8 tensors, a synthetic stand-in, and per-sample GPU augmentation.
 
-Sources, in the order `find_cifar10` tries them:
+Sources, in the order `load_cifar10` tries them:
   1. an explicit path (a JPEG pack .npz, or a folder holding `cifar-10-batches-py`);
   2. $SUPERINFO_DATA (same two forms);
   3. data/cifar10-jpeg.npz (the JPEG pack);
-  4. torchvision's download into data/ (needs internet; torchvision checks the files' MD5).
+  4. with download=True, the JPEG pack (18 MB) downloaded into data/ from PACK_URL, kept only if
+     its sha256 is PACK_SHA256 ($SUPERINFO_DATA_URL / $SUPERINFO_DATA_SHA256 override them);
+  5. with download=True, torchvision's download into data/ (slow: about 170 MB from a server that
+     can take most of an hour; torchvision checks the files' MD5).
 
 torchvision's `cifar-10-batches-py` files are Python pickles, which can run code when read, so
 they are read only from a path the user names (1, 2) or after torchvision has verified them
-(4); a folder that merely lies in data/ is not picked up on its own.
+(5); a folder that merely lies in data/ is not picked up on its own.
 
+Download the pack (what load_cifar10(download=True) does first):
+    python -m superinfo_lib.data download [--url URL] [--sha256 HEX] [--out data/cifar10-jpeg.npz]
 Make a pack from a torchvision download:
     python -m superinfo_lib.data make-pack --root data --out data/cifar10-jpeg.npz
 """
@@ -22,6 +27,7 @@ import io
 import math
 import os
 import pickle
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +36,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .download import VerificationError, check_sha256, fetch_verified, sha256_file
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACK_NAME = "cifar10-jpeg.npz"
+# The JPEG pack as a release asset of this repository (publishing it: data/README.md). The hash
+# pins those exact bytes: a download that differs in any byte is refused.
+PACK_URL = "https://github.com/superinfo-course/superinfo/releases/download/data-v1/cifar10-jpeg.npz"
+PACK_SHA256 = "7b69d368b8c8d4f7a21dd19ba4d295f8c6edd2b027fca5c550de9992da2d0c63"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel statistics of the CIFAR-10 training set.
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -110,14 +122,43 @@ def find_cifar10(path: str | Path | None = None) -> Path:
     raise FileNotFoundError(missing_data_message())
 
 
-def missing_data_message(download_error: Exception | None = None) -> str:
+def pack_source() -> tuple[str, str]:
+    """The pack's URL and sha256: $SUPERINFO_DATA_URL and $SUPERINFO_DATA_SHA256 when set, else
+    PACK_URL and PACK_SHA256 (so a mirror of the published file needs only the URL)."""
+    sha256 = os.environ.get("SUPERINFO_DATA_SHA256") or PACK_SHA256
+    return pack_url(), check_sha256(sha256, "SUPERINFO_DATA_SHA256")
+
+
+def pack_url() -> str:
+    return os.environ.get("SUPERINFO_DATA_URL") or PACK_URL
+
+
+def download_pack(
+    dest: str | Path | None = None, url: str | None = None, sha256: str | None = None, progress: bool = True
+) -> Path:
+    """Download the JPEG pack to `dest` (default data/cifar10-jpeg.npz), keeping it only if its
+    sha256 matches. url / sha256 default to `pack_source()`. Raises VerificationError (a
+    truncated or altered download) or OSError (offline, refused, HTTP error); either way
+    nothing is left at `dest`."""
+    dest = Path(dest) if dest is not None else REPO_ROOT / "data" / PACK_NAME
+    sha256 = sha256 or pack_source()[1]
+    return fetch_verified(url or pack_url(), dest, sha256=sha256, progress=progress)
+
+
+def missing_data_message(download_error: Exception | None = None, pack_error: Exception | None = None) -> str:
+    """Every place searched, why each download failed (`pack_error`: the pack's; `download_error`:
+    torchvision's), and the ways to get the data."""
+    url = pack_url()
     lines = ["CIFAR-10 was not found. Searched:"] + [f"  - {p}" for p in candidate_paths()]
+    if pack_error is not None:
+        lines.append(f"The JPEG pack's download from {url} failed: {pack_error}")
     if download_error is not None:
-        lines.append(f"and torchvision's download into {REPO_ROOT / 'data'} failed: {download_error}")
+        lines.append(f"torchvision's download into {REPO_ROOT / 'data'} failed: {download_error}")
     lines += [
         "Get it by one of:",
-        "  - with internet: let torchvision download it into data/ (the trainer does, unless given "
-        "--no-download);",
+        f"  - with internet: python -m superinfo_lib.data download (the JPEG pack, 18 MB, from {url});",
+        "    the trainer (unless given --no-download) and the notebooks do this themselves, then try "
+        "torchvision's download;",
         "  - a torchvision download you already have: pass --data (or $SUPERINFO_DATA) the folder "
         "holding cifar-10-batches-py;",
         f"  - copy a JPEG pack ({PACK_NAME}) into data/ or point $SUPERINFO_DATA or --data at it;",
@@ -134,6 +175,10 @@ def load_cifar10(
 ) -> ImageData:
     """CIFAR-10 from `path` or the first place found (see module docstring).
 
+    With `download` and nothing found (and no `path` given: a path that does not exist is an
+    error, not a reason to download), the JPEG pack is downloaded into data/, then, if that
+    fails, torchvision's CIFAR-10; if both fail, FileNotFoundError says why and what to do.
+
     train_limit / test_limit keep only the first images (the pack's order is a random
     permutation, so a prefix is roughly class-balanced) and decode only those.
     """
@@ -142,14 +187,29 @@ def load_cifar10(
     except FileNotFoundError as err:
         if path is not None or not download:
             raise
-        try:  # downloads, or verifies the MD5 of an earlier download, before anything is read
-            download_torchvision(REPO_ROOT / "data")
-        except Exception as download_err:  # offline, proxy, disk full...
-            raise FileNotFoundError(missing_data_message(download_err)) from err
-        found = REPO_ROOT / "data"
+        found = _download_cifar10(err)
     if found.is_file():
         return read_pack(found, train_limit, test_limit)
     return read_torchvision_layout(found, train_limit, test_limit)
+
+
+def _download_cifar10(not_found: FileNotFoundError) -> Path:
+    """The JPEG pack if it downloads and verifies, else torchvision's folder in data/."""
+    url, _ = pack_source()  # a malformed $SUPERINFO_DATA_SHA256 is the user's to fix: raised
+    try:
+        return download_pack(progress=True)
+    except (OSError, VerificationError) as err:  # offline, refused, cut short, altered
+        pack_err = err
+    print(
+        f"The JPEG pack's download from {url} failed ({pack_err}); trying torchvision's CIFAR-10 in "
+        "data/ instead (a slow download of about 170 MB unless it is already there)",
+        file=sys.stderr,
+    )
+    try:  # downloads, or verifies the MD5 of an earlier download, before anything is read
+        download_torchvision(REPO_ROOT / "data")
+    except Exception as download_err:  # offline, proxy, disk full...
+        raise FileNotFoundError(missing_data_message(download_err, pack_error=pack_err)) from not_found
+    return REPO_ROOT / "data"
 
 
 def download_torchvision(root: Path) -> None:
@@ -511,11 +571,46 @@ def main(argv=None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    fetch = sub.add_parser("download", help="download the JPEG pack, verified by its sha256")
+    fetch.add_argument("--url", help=f"where to get it (default: $SUPERINFO_DATA_URL, else {PACK_URL})")
+    fetch.add_argument(
+        "--sha256", metavar="HEX", help="its sha256 (default: $SUPERINFO_DATA_SHA256, else PACK_SHA256)"
+    )
+    fetch.add_argument(
+        "--out",
+        metavar="PATH",
+        default=str(REPO_ROOT / "data" / PACK_NAME),
+        help="where to write it (%(default)s)",
+    )
     make = sub.add_parser("make-pack", help="make a JPEG pack from torchvision's CIFAR-10 layout")
     make.add_argument("--root", default=str(REPO_ROOT / "data"), help="folder holding cifar-10-batches-py")
     make.add_argument("--out", default=str(REPO_ROOT / "data" / PACK_NAME))
     make.add_argument("--download", action="store_true", help="download with torchvision first")
     args = parser.parse_args(argv)
+    if args.command == "download":
+        _download_command(parser, args)
+    else:
+        _make_pack_command(args)
+
+
+def _download_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        sha256 = check_sha256(args.sha256, "--sha256") if args.sha256 else pack_source()[1]
+    except ValueError as err:
+        parser.error(str(err))
+    url = args.url or pack_url()
+    out = Path(args.out)
+    if out.is_file() and sha256_file(out) == sha256:
+        print(f"{out} is already there (sha256 {sha256})")
+        return
+    try:
+        download_pack(out, url, sha256, progress=True)
+    except (OSError, VerificationError) as err:
+        parser.exit(1, f"could not download the JPEG pack from {url}: {err}\n")
+    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha256}) from {url}")
+
+
+def _make_pack_command(args: argparse.Namespace) -> None:
     if args.download:
         download_torchvision(Path(args.root))
     data = read_torchvision_layout(args.root)
@@ -527,7 +622,10 @@ def main(argv=None) -> None:
         data.test_y.numpy(),
         data.classes,
     )
-    print(f"wrote {args.out}: {len(data.train_y)} train + {len(data.test_y)} test images")
+    print(
+        f"wrote {args.out}: {len(data.train_y)} train + {len(data.test_y)} test images, "
+        f"sha256 {sha256_file(args.out)}"
+    )
 
 
 if __name__ == "__main__":
