@@ -12,7 +12,7 @@ Index (figure -> module):
     training     training_curves_figure, knn_monitor_figure, training_bounds_figure (per step / epoch)
     evaluation   evaluation_figure, aug_probe_figure, robustness_figure (probes of a trained encoder)
     images       image_grid, corruption_grid, display_images, augmentation_rows (pictures, notebook 1)
-    study        study_curves_figure, study_comparison_figure (multi-seed studies)
+    study        study_curves_figure, study_comparison_figure, forest_figure (multi-seed studies)
 
 Adding a figure module:
     1. Write `plots/<subject>.py`: a docstring that says which figures it holds, then
@@ -28,7 +28,7 @@ The module is named `theme`, not `style`, so that `plots.style` stays the layout
 from .evaluation import AUG_PROBE_COLORS, aug_probe_figure, evaluation_figure, robustness_figure
 from .images import augmentation_rows, corruption_grid, display_images, image_grid
 from .information import infonce_sweep_figure, kl_bound_figure, learned_critic_figure
-from .study import STUDY_PANELS, study_comparison_figure, study_curves_figure
+from .study import STUDY_PANELS, forest_figure, study_comparison_figure, study_curves_figure
 from .theme import (
     BOUND_COLOR,
     CHANCE_COLOR,
@@ -122,5 +122,6 @@ __all__ = [
     # study
     "STUDY_PANELS",
     "study_comparison_figure",
+    "forest_figure",
     "study_curves_figure",
 ]

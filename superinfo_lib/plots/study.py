@@ -107,3 +107,91 @@ def study_comparison_figure(
     fig.update_yaxes(title_text="top-1 accuracy", tickformat=".0%", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="held-out R²", row=1, col=2)
     return style(fig, height=420, title=title, legend_below=True)
+
+
+def forest_figure(rows: list[dict], title: str | None = None, height_per_row: int = 34):
+    """Paired differences as a forest plot: one row per metric, each method's mean difference a
+    dot and its 95 % interval a bar, a line at 0, and the reading beside each row. Accuracies
+    (percentage points) and augmentation-probe R² get a panel each, as their units differ.
+
+    Args:
+        rows: `superinfo_lib.study.difference_rows(...)` (each with "_key", "_method", "_diff"
+            {"mean", "low", "high"}, "metric" and "reading").
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    panels = [
+        (
+            "class accuracy: method − SimCLR [percentage points]",
+            [r for r in rows if "points" in r["metric"]],
+            100,
+        ),
+        ("augmentation probe R²: method − SimCLR", [r for r in rows if "R²" in r["metric"]], 1),
+    ]
+    panels = [p for p in panels if p[1]]
+    metrics = [list(dict.fromkeys(r["metric"] for r in panel_rows)) for _, panel_rows, _ in panels]
+    fig = make_subplots(
+        rows=len(panels),
+        cols=1,
+        row_heights=[len(m) for m in metrics],
+        vertical_spacing=0.14,
+        subplot_titles=[p[0] for p in panels],
+    )
+    methods = list(dict.fromkeys(r["_method"] for r in rows))
+    offset = {m: 0.15 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
+    for row, ((_, panel_rows, scale), names) in enumerate(zip(panels, metrics), start=1):
+        position = {name: len(names) - 1 - i for i, name in enumerate(names)}  # the first metric on top
+        for method in methods:
+            mine = [r for r in panel_rows if r["_method"] == method]
+            d = [r["_diff"] for r in mine]
+            fig.add_trace(
+                go.Scatter(
+                    x=[scale * x["mean"] for x in d],
+                    y=[position[r["metric"]] + offset[method] for r in mine],
+                    mode="markers",
+                    marker=dict(color=method_color(method), size=9),
+                    error_x=dict(
+                        type="data",
+                        symmetric=False,
+                        array=[scale * (x["high"] - x["mean"]) for x in d],
+                        arrayminus=[scale * (x["mean"] - x["low"]) for x in d],
+                        thickness=2,
+                        width=0,
+                    ),
+                    name=f"{METHOD_LABELS.get(method, method)} − SimCLR",
+                    legendgroup=method,
+                    showlegend=row == 1,
+                    customdata=[r["reading"] for r in mine],
+                    hovertemplate="%{x:.3g} (%{customdata})<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+        readings = {
+            name: " · ".join(
+                f"{METHOD_LABELS.get(r['_method'], r['_method'])}: {_short_reading(r['reading'])}"
+                for r in panel_rows
+                if r["metric"] == name
+            )
+            for name in names
+        }
+        fig.update_yaxes(
+            tickvals=[position[n] for n in names],
+            ticktext=[f"{_short_metric(n)}<br><sub>{readings[n]}</sub>" for n in names],
+            range=[-0.6, len(names) - 0.4],
+            row=row,
+            col=1,
+        )
+        fig.add_vline(x=0, line=dict(color="#444444", width=1), row=row, col=1)
+    fig.update_layout(margin=dict(l=260))
+    height = 140 + height_per_row * sum(len(m) for m in metrics) * max(1, len(methods))
+    return style(fig, height=height, title=title, legend_below=True).update_layout(margin=dict(l=260))
+
+
+def _short_metric(label: str) -> str:
+    return label.replace(" (points)", "").replace("augmentation probe R² on ", "R² on ")
+
+
+def _short_reading(reading: str) -> str:
+    return "not detected" if reading.startswith("no measurable") else reading
