@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 # The repository this package was installed from (editable install: its checkout).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_notebook() -> Path:
-    """Choose plotly's renderer for the front end and return the repository's root folder.
+def choose_renderer(env: Mapping[str, str], modules: Collection[str]) -> str:
+    """plotly's renderer for the front end that shows this kernel's outputs.
 
-    Figures travel as JSON (JupyterLab, Notebook 7 and VS Code draw them), not with a copy of
-    plotly.js each; Colab needs its own renderer.
+    env: the kernel's environment variables (os.environ); modules: the names of the imported
+    modules (sys.modules). What the kernel can see decides, in this order:
+
+    - PLOTLY_RENDERER set: the learner's own choice, as plotly itself honours it.
+    - Colab's web app: "colab", which writes each figure as HTML that loads plotly.js, since
+      Colab's output frames do not draw plotly's JSON. Known by COLAB_NOTEBOOK_ID, which the
+      web app sets when it starts a kernel, in a kernel that Colab's own package runs
+      (google.colab imported). Not by google.colab alone: it is importable on every Colab
+      machine, also when VS Code's Colab extension runs the kernel and VS Code is the front end
+      (where the "colab" renderer draws nothing), and pip installs it anywhere.
+    - everything else: "plotly_mimetype", the figure as JSON, drawn by the front end's own
+      plotly.js: JupyterLab, Notebook 7, VS Code (VSCODE_PID / VSCODE_CWD: a local kernel, or a
+      Colab machine through the extension), and papermill or nbconvert runs with no front end,
+      which keep the JSON in the notebook (the course website renders it).
+
+    Pure: the tests simulate every environment.
     """
+    if env.get("PLOTLY_RENDERER"):
+        return env["PLOTLY_RENDERER"]
+    in_vscode = "VSCODE_PID" in env or "VSCODE_CWD" in env
+    colab_web = "COLAB_NOTEBOOK_ID" in env and "google.colab" in modules
+    return "colab" if colab_web and not in_vscode else "plotly_mimetype"
+
+
+def setup_notebook() -> Path:
+    """Choose plotly's renderer for the front end (`choose_renderer`) and return the
+    repository's root folder."""
     import plotly.io as pio
 
-    pio.renderers.default = "colab" if "google.colab" in sys.modules else "plotly_mimetype"
+    pio.renderers.default = choose_renderer(os.environ, sys.modules)
     return REPO_ROOT
 
 

@@ -60,6 +60,10 @@ LOSS_TERMS = (
     ("kl_21", "β21·KL(q2‖q1)", "beta_21"),
 )
 COLORS = plots.TERM_COLORS
+STATIC_NOTE = (
+    "<p><i>Static copy of the coefficient explorer (default settings). Run the notebook in "
+    "JupyterLab, or on Colab with its custom widget manager, to move the sliders.</i></p>"
+)
 PREVIOUS = dict(opacity=0.3, showlegend=False, hoverinfo="skip")
 
 
@@ -473,18 +477,15 @@ class Explorer:
 
     def _make_figures(self) -> dict[str, W.Widget]:
         """Fill self.figures (FigureWidgets, or plain figures when static) and return the widget
-        that shows each one."""
+        that shows each one: none when static, where `show` displays each figure as an output of
+        its own."""
         make = (lambda f: f) if self.static else go.FigureWidget
         self.figures = {name: make(fig) for name, fig in empty_live_figures().items()}
         self.figures["cifar"] = make(empty_cifar_figure())
         self.rows, message = sweep_rows(self.results_dir)
         self.cifar_message.value = f"<b>{html.escape(message)}</b>"
-        if not self.static:
-            return dict(self.figures)
-        # Plain figures re-shown in Output widgets: works where core widgets render but
-        # plotly's anywidget-based FigureWidget does not (Colab without its widget manager).
-        self._outputs = {name: W.Output() for name in self.figures}
-        return dict(self._outputs)
+        self._handles = {}  # static: figure name -> the DisplayHandle that redraws it
+        return {} if self.static else dict(self.figures)
 
     def _make_layout(self, views: dict[str, W.Widget]) -> W.VBox:
         header = W.HTML(
@@ -503,9 +504,9 @@ class Explorer:
                 W.HBox([self.progress, self.status]),
             ]
         )
-        self.live_box = W.VBox([views["loss"], views["probes"], views["bounds"]])
+        self.live_box = W.VBox([views[name] for name in ("loss", "probes", "bounds") if name in views])
         # Without stored results the CIFAR-10 figure would be empty axes: show only the message.
-        self._cifar_view = W.Box([views["cifar"]])
+        self._cifar_view = W.Box([views["cifar"]] if "cifar" in views else [])
         self._cifar_view.layout.display = None if self.rows else "none"
         self.cifar_box = W.VBox([self.cifar_message, self._cifar_view], layout=W.Layout(display="none"))
         widget = W.VBox([header, controls, self.live_box, self.cifar_box])
@@ -592,16 +593,16 @@ class Explorer:
             text += f"<br><span style='color:#c00'>the loss became non-finite at step {step}.</span>"
         return text
 
+    def _static_output(self, name: str) -> dict:
+        """What the static output of figure `name` shows now: the figure (figure_bundle), or
+        nothing while the mode hides it (or, for CIFAR-10, while nothing is stored)."""
+        live = self.controls["mode"].value == "live"
+        shown = (name != "cifar") == live and (name != "cifar" or bool(self.rows))
+        return figure_bundle(self.figures[name]) if shown else {"text/plain": ""}
+
     def _refresh_static(self) -> None:
-        if self.static:
-            for name, out in self._outputs.items():  # replace, not append: one figure each
-                out.outputs = (
-                    {
-                        "output_type": "display_data",
-                        "data": figure_bundle(self.figures[name]),
-                        "metadata": {},
-                    },
-                )
+        for name, handle in self._handles.items():  # replaced in place: one output per figure
+            handle.update(self._static_output(name), raw=True)
 
     # --- callbacks
 
@@ -639,6 +640,7 @@ class Explorer:
             self.recompute()  # betas moved while in CIFAR-10 mode
         elif not live:
             self._update_cifar()
+        self._refresh_static()  # static figures: show the mode's own, hide the others
 
     def _update_cifar(self) -> None:
         s = self.settings()
@@ -671,21 +673,28 @@ class Explorer:
             fig.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False)
             for i, fig in enumerate(self.static_figures()[n] for n in names)
         ]
-        note = (
-            "<p><i>Static copy of the coefficient explorer (default settings). Run the notebook in "
-            "JupyterLab, or on Colab with its custom widget manager, to move the sliders.</i></p>"
-        )
-        return note + "\n".join(parts)
+        return STATIC_NOTE + "\n".join(parts)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         # One output, two representations: a frontend that runs widgets (JupyterLab, Notebook 7,
         # VS Code, Colab with its custom widget manager) ranks the widget view first; a static
         # viewer (nbconvert, nbviewer, GitHub) has no widget state and falls back to the plain
-        # plotly HTML. Simpler than sniffing the frontend, which the kernel cannot see.
+        # plotly HTML. Simpler than sniffing the frontend, which the kernel cannot see. A static
+        # explorer's figures are outputs of their own (`show`): not repeated here.
         bundle = self.widget._repr_mimebundle_() or {}
-        bundle["text/html"] = self.static_html()
+        bundle["text/html"] = STATIC_NOTE if self.static else self.static_html()
         bundle["text/plain"] = f"SuperInfo coefficient explorer (settings: {self.settings()})"
         return bundle
+
+    def show(self) -> None:
+        """Display the explorer. Static: the widgets, then each figure as an output of its own
+        (IPython's display, redrawn in place through its display handle) rather than inside an
+        ipywidgets Output, in which Colab draws no plotly figure ("Plotly is not defined")."""
+        display(self)
+        if self.static:
+            self._handles = {
+                name: display(self._static_output(name), raw=True, display_id=True) for name in self.figures
+            }
 
 
 def build_explorer(
@@ -700,7 +709,7 @@ def build_explorer(
     """An Explorer with the default settings, trained once unless run=False.
 
     results_dir: where CIFAR-10 mode looks for stored sweeps; num_threads: torch threads for
-    the live training; static: plain figures in Output widgets instead of FigureWidgets.
+    the live training; static: plain figures (shown by `Explorer.show`) instead of FigureWidgets.
     """
     explorer = Explorer(
         results_dir, seed=seed, steps=steps, batch_size=batch_size, num_threads=num_threads, static=static
@@ -715,10 +724,12 @@ def show_explorer(static: bool | None = None, **kwargs) -> Explorer:
 
     static=None uses FigureWidgets whenever anywidget is installed (plotly builds FigureWidget
     on it, and importing it on Colab turns on Colab's custom widget manager); otherwise plain
-    figures re-shown in core Output widgets, which Colab renders without that manager.
+    figures, each displayed as an output of its own under the sliders and redrawn in place,
+    which any front end that draws plotly figures shows. static=True asks for those where
+    FigureWidgets stay blank.
     """
     if static is None:
         static = importlib.util.find_spec("anywidget") is None
     explorer = build_explorer(static=static, **kwargs)
-    display(explorer)
+    explorer.show()
     return explorer

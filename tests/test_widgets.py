@@ -2,8 +2,13 @@
 against a direct call of the training function."""
 
 import json
+import os
+import re
+import sys
 
+import ipywidgets as W
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from superinfo_lib import plots, widgets
@@ -238,21 +243,115 @@ def test_static_fallback_carries_the_same_figures(explorer):
     assert html.count("Plotly.newPlot") == 3 and "total loss" in html
 
 
-def test_static_mode_uses_plain_figures_in_output_widgets(tmp_path):
-    ex = build_explorer(results_dir=tmp_path, steps=STEPS, static=True)
-    assert type(ex.figures["loss"]) is go.Figure
-    ex.controls["beta_21"].value = 1e-3
-    assert list(trace(ex.figures["loss"], "total loss").y) == direct_run(ex).history["loss"]
-    for name, out in ex._outputs.items():  # one figure each, redrawn in place
-        assert len(out.outputs) == 1, name
-        data = out.outputs[0]["data"]
-        assert (
-            data["application/vnd.plotly.v1+json"]["layout"]["title"]["text"]
-            == ex.figures[name].layout.title.text
+@pytest.fixture
+def shell(tmp_path, monkeypatch):
+    """A real IPython shell, so that display() publishes outputs (and their updates) to capture."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    shell = InteractiveShell.instance()
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def simulate(monkeypatch, env: dict, modules: tuple = (), anywidget: bool = True):
+    """This process as a kernel of that front end sees it: its environment variables, its
+    imported modules, and whether anywidget is installed."""
+    import importlib.util
+    import sys
+    import types
+
+    for name in ("COLAB_NOTEBOOK_ID", "COLAB_RELEASE_TAG", "VSCODE_PID", "VSCODE_CWD", "PLOTLY_RENDERER"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in modules:
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    if not anywidget:
+        real = importlib.util.find_spec
+        monkeypatch.setattr(
+            importlib.util, "find_spec", lambda n, *a: None if n == "anywidget" else real(n, *a)
         )
-        assert "Plotly.newPlot" in data["text/html"]
-    shown = ex._outputs["loss"].outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"]
-    assert next(t for t in shown if t["name"] == "total loss")["y"] == ex.result.history["loss"]
+
+
+def widget_tree(widget) -> list:
+    found, todo = [], [widget]
+    while todo:
+        w = todo.pop()
+        found.append(w)
+        todo.extend(getattr(w, "children", ()))
+    return found
+
+
+def check_static_display(ex, outputs) -> dict[str, str]:
+    """The explorer shown as its widgets, then one output per figure (never in an Output widget);
+    returns figure name -> its display id."""
+    widget_view, *figures = outputs
+    assert widget_view.data["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.widget.model_id
+    assert "Plotly.newPlot" not in widget_view.data["text/html"]  # the figures are not repeated
+    assert not any(isinstance(w, (W.Output, go.FigureWidget)) for w in widget_tree(ex.widget))
+    assert len(figures) == len(ex.figures) and not any(o.update for o in figures)
+    ids = {}
+    for name, out in zip(ex.figures, figures):
+        ids[name] = out.transient["display_id"]
+        if name == "cifar":  # nothing stored: the CIFAR-10 figure stays hidden
+            assert out.data == {"text/plain": ""}
+            continue
+        shown = out.data["application/vnd.plotly.v1+json"]
+        assert shown["layout"]["title"]["text"] == ex.figures[name].layout.title.text
+        # HTML as plotly's own Colab renderer writes it: plotly.js from its CDN, then the figure.
+        colab = pio.renderers["colab"].to_mimebundle(ex.figures[name].to_dict())["text/html"]
+        script = re.search(r"<script[^>]*cdn\.plot\.ly[^>]*></script>", colab).group(0)
+        assert script in out.data["text/html"] and "Plotly.newPlot" in out.data["text/html"]
+    return ids
+
+
+def test_static_explorer_in_colab_shows_each_figure_as_its_own_output(tmp_path, monkeypatch, shell):
+    """Colab's web app without anywidget: show_explorer picks the static explorer, which displays
+    its figures directly and redraws them in place, never inside an ipywidgets Output."""
+    from IPython.utils.capture import capture_output
+
+    from superinfo_lib.course import choose_renderer
+
+    simulate(monkeypatch, {"COLAB_NOTEBOOK_ID": "1aBcD"}, ("google.colab",), anywidget=False)
+    assert choose_renderer(os.environ, sys.modules) == "colab"
+    with capture_output() as shown:
+        ex = widgets.show_explorer(results_dir=tmp_path, steps=STEPS)
+    assert ex.static and type(ex.figures["loss"]) is go.Figure
+    ids = check_static_display(ex, shown.outputs)
+    data = shown.outputs[1].data["application/vnd.plotly.v1+json"]["data"]
+    assert next(t for t in data if t["name"] == "total loss")["y"] == ex.result.history["loss"]
+
+    with capture_output() as moved:
+        ex.controls["beta_21"].value = 1e-3
+    updates = {o.transient["display_id"]: o for o in moved.outputs}
+    assert all(o.update for o in moved.outputs) and set(updates) == set(ids.values())
+    loss = updates[ids["loss"]].data["application/vnd.plotly.v1+json"]["data"]
+    assert next(t for t in loss if t["name"] == "total loss")["y"] == direct_run(ex).history["loss"]
+    assert ex.result.settings["beta_21"] == 1e-3
+
+    with capture_output() as switched:  # CIFAR-10 mode: the live figures step aside
+        ex.controls["mode"].value = "cifar"
+    last = {o.transient["display_id"]: o.data for o in switched.outputs}
+    assert all(last[ids[name]] == {"text/plain": ""} for name in ("loss", "probes", "bounds", "cifar"))
+
+
+def test_static_explorer_in_vscode_on_request(tmp_path, monkeypatch, shell):
+    """VS Code (here with the Colab extension: a Colab machine, VS Code the front end), anywidget
+    installed: FigureWidgets unless static=True asks for plain figures, shown directly."""
+    from IPython.utils.capture import capture_output
+
+    from superinfo_lib.course import choose_renderer
+
+    simulate(monkeypatch, {"COLAB_RELEASE_TAG": "release-colab-external"}, ("google.colab",))
+    assert choose_renderer(os.environ, sys.modules) == "plotly_mimetype"
+    with capture_output() as shown:
+        live = widgets.show_explorer(results_dir=tmp_path, steps=STEPS)
+    assert not live.static and isinstance(live.figures["loss"], go.FigureWidget)
+    assert len(shown.outputs) == 1  # the widgets alone: the figures are widgets inside them
+    with capture_output() as shown:
+        ex = widgets.show_explorer(static=True, results_dir=tmp_path, steps=STEPS)
+    check_static_display(ex, shown.outputs)
 
 
 def test_bad_arguments_name_themselves(tmp_path):
