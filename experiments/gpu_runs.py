@@ -139,9 +139,16 @@ def run_one(
             last = payload["per_epoch"][-1] if payload["per_epoch"] else {}
             for k in ("nce", "kl_12", "kl_21", "mi_lower_bound"):
                 payload[f"final_{k}"] = last.get(k)
+        # Peak memory so far: this process's resident memory (a session runs several runs in one
+        # process, so it is the session's peak), and on a GPU torch's peak allocation for this run.
+        payload["peak_rss_mb"] = common.peak_rss_mb()
+        if device.type == "cuda":
+            payload["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         return writer.write("run", payload, name)
 
     done = 0
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)  # peak_gpu_mb: this run's, not the session's
     print(
         f"== {label}: {spec['method']}, {spec['epochs']} epochs, beta {preset.beta_12:g}/{preset.beta_21:g}, "
         f"{budget.left():.0f} s left",
@@ -227,6 +234,8 @@ SWEEP_ROW_KEYS = (
     "epochs_done",
     "complete",
     "train_s",
+    "peak_rss_mb",
+    "peak_gpu_mb",
 )
 
 

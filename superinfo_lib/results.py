@@ -13,7 +13,9 @@ Payloads by kind (keys the notebooks and the README read):
              linear_top1, few_label {"10": .., "100": ..}, aug_probe_mean_r2 (backbone),
              aug_probe_mu_mean_r2, final_nce, final_kl_12, final_kl_21, final_mi_lower_bound,
              per_epoch [{epoch, loss, nce, kl_12, kl_21, mi_lower_bound, knn_top1?, epoch_time_s}],
-             epoch_times_s, precision, robustness (superinfo_lib.corruptions.robustness_eval:
+             epoch_times_s, train_s, peak_rss_mb (the process's peak resident memory, MB),
+             peak_gpu_mb (GPU runs: torch's peak allocation), precision, robustness
+             (superinfo_lib.corruptions.robustness_eval:
              clean / mean_corruption / relative_drop per predictor, accuracy per corruption and
              severity), session_item (the GPU session's queue item)
   sweep:     epochs, rows [one per (beta_12, beta_21): the run keys above, without per_epoch], best
@@ -281,6 +283,20 @@ def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.2f}"
 
 
+def _cost(values: dict, epochs, on_gpu: bool) -> dict:
+    """Time and peak memory of one run (a run record or a sweep row): training seconds, seconds
+    per epoch, the process's peak resident memory and, on a GPU, torch's peak allocation.
+    Files written before these were recorded say "not recorded"."""
+    train_s, rss, gpu = values.get("train_s"), values.get("peak_rss_mb"), values.get("peak_gpu_mb")
+    per_epoch = train_s / epochs if train_s and isinstance(epochs, int) and epochs > 0 else None
+    return {
+        "train s": _fmt(float(train_s), 3) if train_s else "–",
+        "s/epoch": _fmt(per_epoch, 3),
+        "peak RSS MB": _fmt(float(rss), 4) if rss else "not recorded",
+        "peak GPU MB": (_fmt(float(gpu), 4) if gpu else "not recorded") if on_gpu else "–",
+    }
+
+
 def _device_label(record: dict) -> str:
     if not record.get("cpu"):
         return record.get("device", "?")
@@ -295,15 +311,17 @@ def results_table(results: list[dict], kind: str = "run", include_cpu: bool = Fa
     """Rows (dicts of display strings) for one kind, CPU results left out unless asked.
 
     run: one row per run; sweep: one row per beta pair of every sweep; benchmark: one row
-    per benchmark row.
+    per benchmark row. Runs and sweeps show each run's time and peak memory beside its
+    accuracy; the GPU-memory column only where a row comes from a GPU.
     """
-    rows = []
+    rows, any_gpu = [], False
     for record in results:
         if record.get("kind") != kind or (
             record.get("cpu", record.get("device_type") != "cuda") and not include_cpu
         ):
             continue
-        device = _device_label(record)
+        device, on_gpu = _device_label(record), not record.get("cpu", record.get("device_type") != "cuda")
+        any_gpu |= on_gpu
         if kind == "run":
             few = record.get("few_label") or {}
             rows.append(
@@ -317,7 +335,7 @@ def results_table(results: list[dict], kind: str = "run", include_cpu: bool = Fa
                     "10/class %": _pct(few.get("10")),
                     "100/class %": _pct(few.get("100")),
                     "aug probe R2": _fmt(record.get("aug_probe_mean_r2"), 3),
-                    "train min": _fmt(record["train_s"] / 60, 2) if record.get("train_s") else "–",
+                    **_cost(record, record.get("epochs_done", record.get("epochs")), on_gpu),
                     "device": device,
                     "seed": _fmt(record.get("seed")),
                 }
@@ -336,6 +354,7 @@ def results_table(results: list[dict], kind: str = "run", include_cpu: bool = Fa
                         "final InfoNCE bound": _fmt(row.get("final_mi_lower_bound"), 3),
                         "aug probe R2": _fmt(row.get("aug_probe_mean_r2"), 3),
                         "complete": _fmt(row.get("complete")),
+                        **_cost(row, row.get("epochs_done", row.get("epochs", record.get("epochs"))), on_gpu),
                         "device": device,
                     }
                 )
@@ -354,6 +373,9 @@ def results_table(results: list[dict], kind: str = "run", include_cpu: bool = Fa
                 )
         else:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if not any_gpu:
+        for row in rows:
+            row.pop("peak GPU MB", None)
     return rows
 
 

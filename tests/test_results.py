@@ -134,3 +134,42 @@ def test_bundle_import_refuses_cpu_and_copies_gpu(tmp_path):
     assert results.load_results(dst)[0]["cpu"] is False
     with pytest.raises(FileNotFoundError, match="missing.tar"):
         results.import_bundle(tmp_path / "missing.tar", dst)
+
+
+def test_tables_give_time_and_peak_memory_beside_accuracy(tmp_path):
+    gpu = results.write_result(
+        "run", run_payload(train_s=1234.5, peak_rss_mb=3276.8, peak_gpu_mb=10240.0), tmp_path, "run-gpu.json"
+    )
+    as_gpu(gpu)
+    old = results.write_result("run", run_payload(train_s=300.0), tmp_path, "run-old.json")  # no memory keys
+    as_gpu(old)
+    rows = results.results_table(results.load_results(tmp_path, "run"), "run")
+    new, before = (next(r for r in rows if r["train s"] == t) for t in ("1234", "300"))
+    assert new["s/epoch"] == "12.3" and new["peak RSS MB"] == "3277" and new["peak GPU MB"] == "10240"
+    assert before["s/epoch"] == "3" and before["peak RSS MB"] == before["peak GPU MB"] == "not recorded"
+    md = results.markdown_table(rows).splitlines()
+    assert (
+        "| train s | s/epoch | peak RSS MB | peak GPU MB |" in md[0]
+        and "| 1234 | 12.3 | 3277 | 10240 |" in md[2]
+    )
+
+    sweep_row = {"beta_12": 1e-3, "beta_21": 1e-3, "knn_top1": 0.7, "epochs_done": 20, "train_s": 500.0}
+    results.write_result("sweep", {"epochs": 20, "rows": [sweep_row]}, tmp_path, "sweep-cpu.json")
+    (row,) = results.results_table(results.load_results(tmp_path, "sweep"), "sweep", include_cpu=True)
+    assert row["train s"] == "500" and row["s/epoch"] == "25" and row["peak RSS MB"] == "not recorded"
+    assert "peak GPU MB" not in row  # no GPU among the rows: no GPU-memory column
+
+
+def test_the_stored_cpu_study_says_its_memory_was_not_recorded():
+    """The CPU study's files predate peak_rss_mb: their time shows, their memory is "not recorded"."""
+    stored = results.load_results(results.CPU_RESULTS_DIR, "run")
+    main = [r for r in stored if str(r.get("label", "")).startswith("main-")]
+    assert main, "no CPU-study runs in results/cpu/"
+    rows = results.results_table(main, "run", include_cpu=True)
+    for record, row in zip(main, rows):
+        assert float(row["train s"]) == pytest.approx(record["train_s"], rel=5e-3)
+        assert float(row["s/epoch"]) == pytest.approx(record["train_s"] / record["epochs_done"], rel=5e-3)
+        if "peak_rss_mb" not in record:  # a run the study makes now records it
+            assert row["peak RSS MB"] == "not recorded"
+        else:
+            assert float(row["peak RSS MB"]) == pytest.approx(record["peak_rss_mb"], rel=5e-4)
