@@ -1,4 +1,5 @@
-"""Build the course as a static website: every notebook executed by papermill, rendered with its outputs.
+"""Build the course as a static website: every notebook executed by papermill, rendered with its outputs,
+beside the README (the landing page) and the documentation in docs/.
 
     python site/build.py                       # the whole course -> build/site/index.html
     python site/build.py --notebooks 01,04     # two pages only (the browser test does this)
@@ -8,6 +9,11 @@ Each notebook runs with papermill under the CPU profile CI runs ("smoke"), with 
 working folder (so it reads results/ as a learner's run does) and its outputs in the build folder,
 never in notebooks/. nbconvert then renders each executed notebook through the template in
 templates/course/, which adds the navigation, the Binder and Colab buttons and the local assets.
+The README and every docs/*.md become pages of the same look (templates/page.html.j2), rendered
+with mistune, the markdown parser nbconvert itself uses; their headings get the ids GitHub gives
+them, so that a link written for GitHub (docs/results.md#gpu-results) works on the site too.
+Links between the README, docs/ and the notebooks lead to their pages; a link to any other file
+of the repository to its view on GitHub; a link to nothing stops the build, naming the page.
 
 The site works from any static file server, offline: plotly.js comes from the installed plotly
 package, MathJax from jupyter-server-mathjax; nothing is fetched while building or reading. The
@@ -43,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 NOTEBOOKS = REPO_ROOT / "notebooks"
 README = REPO_ROOT / "README.md"
+DOCS = REPO_ROOT / "docs"
 TEMPLATES = HERE / "templates"
 DEFAULT_OUT = REPO_ROOT / "build" / "site"
 DEFAULT_WORK = REPO_ROOT / "build" / "executed"
@@ -84,7 +91,6 @@ class Page:
     name: str  # "04_superinfo_objective"
     number: str  # "04"
     title: str  # "4 · The SuperInfo objective", from the notebook's first heading
-    row: dict  # the README's course-table row: teaches, exercises, needs, time
 
     @property
     def source(self) -> Path:
@@ -172,13 +178,48 @@ def course_pages(selection: list[str] | None = None) -> list[Page]:
         name = path.stem
         if name not in table:
             raise SiteBuildError(f"{README}: the course table has no row for notebooks/{path.name}")
-        pages.append(Page(name, name[:2], notebook_title(path), table[name]))
+        pages.append(Page(name, name[:2], notebook_title(path)))
     if selection:
         unknown = [s for s in selection if not any(s in (p.number, p.name) for p in pages)]
         if unknown:
             have = ", ".join(p.number for p in pages)
             raise SiteBuildError(f"--notebooks: no notebook {', '.join(unknown)} (the course has {have})")
         pages = [p for p in pages if p.number in selection or p.name in selection]
+    return pages
+
+
+@dataclass
+class DocPage:
+    """A markdown file of the repository shown as a page: the README (the landing page) or docs/*.md."""
+
+    path: str  # in the repository: "README.md", "docs/results.md"
+    html_name: str  # "index.html", "results.html"
+    title: str  # its first '# heading'
+
+    @property
+    def source(self) -> Path:
+        return REPO_ROOT / self.path
+
+
+def markdown_title(path: Path) -> str:
+    heading = re.search(r"^#\s+(.+)$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    if not heading:
+        raise SiteBuildError(f"{path}: no '# title' heading")
+    return heading.group(1).strip()
+
+
+def doc_pages(docs: Path = DOCS, readme: Path = README) -> list[DocPage]:
+    """The README as index.html, then every docs/*.md as <name>.html, in the order of the README's
+    list of them (list items that open with a link to one; the others after, by name)."""
+    text = readme.read_text(encoding="utf-8")
+    linked = re.findall(r"^\s*[-*] \[[^\]]*\]\(docs/([\w\-]+)\.md\)", text, re.MULTILINE)
+    names = sorted(p.stem for p in docs.glob("*.md"))
+    names = list(dict.fromkeys(n for n in linked if n in names)) + [n for n in names if n not in linked]
+    pages = [DocPage("README.md", "index.html", markdown_title(readme))]
+    for name in names:
+        if name == "index" or re.match(r"^[0-9][0-9]_", name):
+            raise SiteBuildError(f"{docs / (name + '.md')}: its page would take the name of another page")
+        pages.append(DocPage(f"docs/{name}.md", f"{name}.html", markdown_title(docs / f"{name}.md")))
     return pages
 
 
@@ -341,16 +382,43 @@ def check_offline(path: Path) -> None:
 # ----------------------------------------------------------------------------- rendering
 
 
-def markdown_html(text: str) -> str:
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+def github_slug(text: str, seen: dict[str, int]) -> str:
+    """The id GitHub gives a heading: its text without markup, lower case, punctuation dropped,
+    each space a hyphen; a repeated id gets -1, -2, ... (`seen` counts them within a page)."""
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text)).strip().lower()
+    slug = re.sub(r"[^\w\- ]", "", plain).replace(" ", "-")
+    count = seen.get(slug, 0)
+    seen[slug] = count + 1
+    return f"{slug}-{count}" if count else slug
 
-    return markdown2html_mistune(text)
+
+def markdown_page_html(text: str) -> str:
+    """A markdown file as HTML (GitHub's tables, strikethrough and bare links), headings with
+    GitHub's ids and an anchor link each; its raw HTML is kept."""
+    import mistune
+
+    seen: dict[str, int] = {}
+
+    class Renderer(mistune.HTMLRenderer):
+        def heading(self, text: str, level: int, **attrs) -> str:
+            slug = github_slug(text, seen)
+            anchor = f'<a class="anchor-link" href="#{slug}">&#182;</a>'
+            return f'<h{level} id="{slug}">{text}{anchor}</h{level}>\n'
+
+    render = mistune.create_markdown(
+        escape=False, renderer=Renderer(escape=False), plugins=["table", "strikethrough", "url"]
+    )
+    return render(text)
 
 
-def inline_markdown(text: str) -> str:
-    """A table cell's markdown without the paragraph around it."""
-    out = markdown_html(text).strip()
-    return re.sub(r"^<p>(.*)</p>$", r"\1", out, flags=re.DOTALL)
+def docs_nav(docs: list[DocPage], current: str) -> str:
+    """The header's second line, on every page: the course (the landing page) and each docs page."""
+    links = []
+    for doc in docs:
+        label = "The course" if doc.html_name == "index.html" else doc.title
+        here = ' aria-current="page"' if doc.html_name == current else ""
+        links.append(f'<a href="{doc.html_name}"{here}>{html.escape(label)}</a>')
+    return f'<nav class="site-docs" aria-label="the course and its documentation">{" · ".join(links)}</nav>'
 
 
 def build_info(profile: str) -> dict:
@@ -363,7 +431,9 @@ def build_info(profile: str) -> dict:
     return {"profile": profile, "commit": commit, "date": dt.date.today().isoformat()}
 
 
-def render_page(executed: Path, page: Page, pages: list[Page], repo: Repository, info: dict) -> str:
+def render_page(
+    executed: Path, page: Page, pages: list[Page], docs: list[DocPage], repo: Repository, info: dict
+) -> str:
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -378,6 +448,7 @@ def render_page(executed: Path, page: Page, pages: list[Page], repo: Repository,
         "binder": repo.binder(path),
         "colab": repo.colab(path),
         "github": repo.github(path),
+        "nav": docs_nav(docs, page.html_name),
         **info,
     }
     exporter = HTMLExporter(template_name="course", extra_template_basedirs=[str(TEMPLATES)])
@@ -388,31 +459,21 @@ def render_page(executed: Path, page: Page, pages: list[Page], repo: Repository,
     return body
 
 
-def render_index(pages: list[Page], repo: Repository, info: dict) -> str:
+def render_doc(doc: DocPage, pages: list[Page], docs: list[DocPage], repo: Repository, info: dict) -> str:
+    """The README (landing page) or a docs page, in the site's header and navigation."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    readme = README.read_text(encoding="utf-8")
-    # The README's opening paragraphs: what the course teaches, what is and is not reproduced.
-    intro = re.search(r"^This course teaches.*?(?=\n\n## )", readme, re.MULTILINE | re.DOTALL)
-    if not intro:
-        raise SiteBuildError(
-            f"{README}: no opening paragraph 'This course teaches ...' before the first section"
-        )
-    intro_md = re.sub(r"\]\(#", "](README.md#", intro.group(0))  # the README's own sections
-    rows = [
-        {
-            "page": p,
-            **{k: jinja2.filters.Markup(inline_markdown(v)) for k, v in p.row.items()},
-        }
-        for p in pages
-    ]
-    return env.get_template("landing.html.j2").render(
-        intro=jinja2.filters.Markup(markdown_html(intro_md)),
-        rows=rows,
-        binder=repo.binder(f"notebooks/{pages[0].source.name}"),
-        colab=repo.colab(f"notebooks/{pages[0].source.name}"),
-        github=f"https://github.com/{repo.slug}",
+    text = BADGE_LINE.sub("", doc.source.read_text(encoding="utf-8"))  # the header has the buttons
+    first = f"notebooks/{pages[0].source.name}" if pages else "notebooks"
+    return env.get_template("page.html.j2").render(
+        title=doc.title,
+        landing=doc.html_name == "index.html",
+        body=jinja2.filters.Markup(markdown_page_html(text)),
+        nav=jinja2.filters.Markup(docs_nav(docs, doc.html_name)),
+        binder=repo.binder(first),
+        colab=repo.colab(first),
+        github=repo.github(doc.path) if doc.html_name != "index.html" else f"https://github.com/{repo.slug}",
         **info,
     )
 
@@ -461,18 +522,21 @@ def build(
     if out.exists():
         shutil.rmtree(out)  # no page of an earlier build survives
     copy_assets(out)
+    docs = doc_pages()
     on_site = {f"notebooks/{p.source.name}": p.html_name for p in pages}
+    on_site.update({doc.path: doc.html_name for doc in docs})
     written = []
+    for doc in docs:
+        body = render_doc(doc, pages, docs, repo, info)
+        target = out / doc.html_name
+        base = posixpath.dirname(doc.path) or "."
+        target.write_text(rewrite_links(body, str(doc.source), base, on_site, repo), encoding="utf-8")
+        written.append(target)
     for page in pages:
-        body = render_page(executed[page.name], page, pages, repo, info)
+        body = render_page(executed[page.name], page, pages, docs, repo, info)
         target = out / page.html_name
         target.write_text(rewrite_links(body, str(page.source), "notebooks", on_site, repo), encoding="utf-8")
         written.append(target)
-    index = out / "index.html"
-    index.write_text(
-        rewrite_links(render_index(pages, repo, info), str(README), ".", on_site, repo), encoding="utf-8"
-    )
-    written.insert(0, index)
     (out / ".nojekyll").touch()  # GitHub Pages: serve the files as they are
     for path in written:
         check_offline(path)

@@ -345,7 +345,7 @@ def check_04(f):
 # ----------------------------------------------------------------------------- notebook 4's full profile
 
 STORED_TOY = ROOT / "results" / "toy"
-# The column titles of the full-profile tables (notebook 4 and the README) and the row keys they show.
+# The column titles of the full-profile tables (notebook 4 and docs/results.md) and the row keys they show.
 TOY_COLUMNS = {
     "s": "shared_z",
     "r (81 % shared, task)": "r_mostly_shared_z",
@@ -407,19 +407,20 @@ def check_toy_table(table: list[dict[str, str]], figures: dict) -> int:
     return checked
 
 
-def test_stored_full_profile_is_what_notebook_04_and_the_readme_say():
+def test_stored_full_profile_is_what_notebook_04_and_the_results_page_say():
     """results/toy/04-full-profile.json is notebook 4's full profile as papermill wrote it: every
-    statement check_04 makes holds on it, and the tables in notebook 4 and the README are its numbers."""
+    statement check_04 makes holds on it, and the tables in notebook 4 and docs/results.md are its
+    numbers."""
     figures = json.loads((STORED_TOY / "04-full-profile.json").read_text())
     assert figures["profile"] == "full" and figures["provenance"]["device_type"] == "cpu"
     assert figures["provenance"]["commit"] != "unknown" and figures["provenance"]["timestamp"]
     check_04(figures)
     notebook = nbformat.read(NOTEBOOKS / "04_superinfo_objective.ipynb", as_version=4)
     text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    readme = (ROOT / "README.md").read_text()
-    for where in (text, readme):
+    results_page = (ROOT / "docs" / "results.md").read_text()
+    for where in (text, results_page):
         tables = [t for t in markdown_tables(where) if t and set(t[0]) & (set(TOY_COLUMNS) - {"s"})]
-        assert tables and sum(check_toy_table(t, figures) for t in tables) >= 30  # README: 6 x 6
+        assert tables and sum(check_toy_table(t, figures) for t in tables) >= 30  # docs/results.md: 6 x 6
     # The paired differences both quote: beta = 1e-3 against beta = 0, over the same seeds.
     from superinfo_lib.study import paired_difference
 
@@ -428,7 +429,7 @@ def test_stored_full_profile_is_what_notebook_04_and_the_readme_say():
 
     for key in ("few_label_acc_1", "few_label_acc", "full_label_acc"):
         d = paired_difference(by_seed(key, 0.0), by_seed(key, 1e-3))
-        for where in (text, readme):
+        for where in (text, results_page):
             where = where.replace("−", "-")
             assert f"{d['mean']:+.3f}" in where and f"[{d['low']:+.3f}, {d['high']:+.3f}]" in where, key
 

@@ -1,12 +1,15 @@
 """The course website (site/build.py): built offline, read in headless Chromium from a local server.
 
-The build is checked in pieces without a browser (the README's course table, links, the static
-form of figures and widgets, errors that name the file), then a site is built and opened in
-Chromium from a plain http.server on 127.0.0.1: every page is visited by following links from the
-landing page; each notebook page's plotly figures are drawn by plotly.js with a non-zero size, its
-maths typeset by MathJax, no page logs a console error or fails a request, and every link within
-the site leads to a page (and anchor) that exists. Screenshots of the landing page and of notebook
-04 go to test-output/.
+The build is checked in pieces without a browser (the README's course table, links, the markdown
+pages of the README and docs/, the static form of figures and widgets, errors that name the file);
+every relative link of the README, docs/ and the notebooks' text leads to a file of the repository
+(and its anchor to a heading there). Then a site is built: every relative link of every page leads
+to a file of the site, and its anchor to an id on that page; and the site is opened in Chromium
+from a plain http.server on 127.0.0.1: every page is visited by following links from the landing
+page; each notebook page's plotly figures are drawn by plotly.js with a non-zero size, its maths
+typeset by MathJax, no page logs a console error or fails a request, and every link within the
+site leads to a page (and anchor) that exists. Screenshots of the landing page and of notebook 04
+go to test-output/.
 
 By default the test builds a two-notebook site (01 and 04, about a minute) so that `make test` stays
 within its time; SUPERINFO_SITE_DIR=build/site checks the whole site that `make site` built instead
@@ -62,6 +65,16 @@ def notebook_pages(site: Path) -> list[Path]:
     return sorted(p for p in site.glob("[0-9][0-9]_*.html"))
 
 
+def relative_links(text: str) -> list[str]:
+    """Every href and src of an HTML text that names no scheme (http:, data:, ...), unescaped."""
+    urls = [html.unescape(m.group(2)) for m in re.finditer(r"""\b(?:href|src)=(["'])(.*?)\1""", text)]
+    return [u for u in urls if not re.match(r"^[a-z][a-z0-9+.\-]*:", u, re.IGNORECASE)]
+
+
+def html_ids(text: str) -> set[str]:
+    return {html.unescape(m.group(2)) for m in re.finditer(r"""\bid=(["'])(.*?)\1""", text)}
+
+
 # ----------------------------------------------------------------------------- the builder, without a browser
 
 
@@ -70,11 +83,13 @@ def test_course_table_has_every_notebook_in_order():
     names = [p.name for p in pages]
     assert names == sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert len(pages) >= 7
-    first = pages[0]
-    assert first.title == "1 · Setup and data"
-    assert first.row["needs"] == "CPU" and "two augmented views" in first.row["teaches"]
+    assert pages[0].title == "1 · Setup and data"
+    table = builder.read_course_table()
+    assert list(table) == names  # every notebook has its row, in order
+    first = table[names[0]]
+    assert first["needs"] == "CPU" and "two augmented views" in first["teaches"]
     # an escaped pipe inside a cell stays in its cell
-    assert "I(v1;z1|v2)" in pages[2].row["teaches"]
+    assert "I(v1;z1|v2)" in table[names[2]]["teaches"]
 
 
 def test_selection_and_its_error():
@@ -102,6 +117,87 @@ def test_links_become_pages_or_the_repository_on_github():
     assert 'href="#here"' in out and 'href="https://arxiv.org"' in out
     with pytest.raises(builder.SiteBuildError, match=r"notebooks/x\.ipynb: link to 'missing\.md'"):
         builder.rewrite_links('<a href="missing.md">x</a>', "notebooks/x.ipynb", "notebooks", pages, repo)
+
+    # The README and docs/ are pages too: links between them and the notebooks stay on the site.
+    pages.update({"README.md": "index.html", "docs/results.md": "results.html"})
+    from_notebook = builder.rewrite_links(page, "nb", "notebooks", pages, repo)
+    assert 'href="index.html#references"' in from_notebook
+    doc = (
+        '<a href="results.md#gpu-results">a</a><a href="../README.md#the-course">b</a>'
+        '<a href="../notebooks/04_superinfo_objective.ipynb">c</a><a href="../bench/README.md">d</a>'
+    )
+    out = builder.rewrite_links(doc, "docs/training.md", "docs", pages, repo)
+    assert 'href="results.html#gpu-results"' in out and 'href="index.html#the-course"' in out
+    assert 'href="04_superinfo_objective.html"' in out and f'href="{github}/blob/main/bench/README.md"' in out
+    readme = builder.rewrite_links('<a href="docs/results.md#x">r</a>', "README.md", ".", pages, repo)
+    assert readme == '<a href="results.html#x">r</a>'
+    with pytest.raises(builder.SiteBuildError, match=r"docs/training\.md: link to 'nothing\.md'"):
+        builder.rewrite_links('<a href="nothing.md">x</a>', "docs/training.md", "docs", pages, repo)
+
+
+def test_headings_get_the_ids_github_gives_them():
+    seen = {}
+    # Anchors as GitHub makes them (the README linked these before the site rendered it).
+    assert builder.github_slug("Results on a CPU: the CPU study", seen) == "results-on-a-cpu-the-cpu-study"
+    assert builder.github_slug("SuperInfo on CIFAR-10 — a notebook course", seen) == (
+        "superinfo-on-cifar-10--a-notebook-course"
+    )
+    assert builder.github_slug("<code>make train</code>", seen) == "make-train"
+    assert builder.github_slug("Tests &amp; CI", seen) == "tests--ci"
+    assert builder.github_slug("Results on a CPU: the CPU study", seen) == "results-on-a-cpu-the-cpu-study-1"
+    body = builder.markdown_page_html(
+        "# Title\n\n## The `make train` run\n\n| a | b |\n| --- | --- |\n| I(v1;z1\\|v2) | [x](y.md#z) |\n\n"
+        "<!-- a slot -->\n\n```bash\nmake test\n```\n\n## Title\n"
+    )
+    assert '<h1 id="title">Title' in body and '<h2 id="the-make-train-run">' in body
+    assert '<h2 id="title-1">' in body  # a repeated heading: GitHub's suffix
+    assert "<td>I(v1;z1|v2)</td>" in body and '<a href="y.md#z">x</a>' in body
+    assert "<!-- a slot -->" in body and '<code class="language-bash">make test' in body
+
+
+def test_the_readme_and_docs_become_pages():
+    docs = builder.doc_pages()
+    assert docs[0] == builder.DocPage("README.md", "index.html", "SuperInfo on CIFAR-10 — a notebook course")
+    names = {d.path for d in docs[1:]}
+    assert names == {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")} and len(names) >= 5
+    readme = (ROOT / "README.md").read_text()
+    listed = [d.path for d in docs[1:] if f"- [{d.path}]({d.path})" in readme]
+    assert listed == [d.path for d in docs[1 : len(listed) + 1]]  # first, as the README lists them
+    assert listed == sorted(listed, key=lambda path: readme.index(f"- [{path}]"))
+    for doc in docs[1:]:
+        assert doc.html_name == Path(doc.path).stem + ".html" and doc.title
+
+
+def markdown_links(text: str) -> list[str]:
+    """The links of a markdown text, as its HTML has them (links inside code are not links), less
+    the anchor link the renderer adds to each heading."""
+    body = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", builder.markdown_page_html(text))
+    return relative_links(body)
+
+
+def test_every_link_of_the_readme_docs_and_notebooks_leads_to_a_file():
+    """Relative links resolve to a file (or folder) of the repository, and an anchor on a markdown
+    file to one of its headings' ids (GitHub's, as the site gives them)."""
+    sources = {ROOT / "README.md": (ROOT / "README.md").read_text()}
+    sources.update({p: p.read_text() for p in sorted((ROOT / "docs").glob("*.md"))})
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        sources[path] = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200, "README.md: the front door stays short"
+    headings = {}
+    checked = 0
+    for source, text in sources.items():
+        for url in markdown_links(text):
+            path, _, fragment = url.partition("#")
+            target = (source.parent / urllib.parse.unquote(path)).resolve() if path else source
+            where = f"{source.relative_to(ROOT)}: link {url}"
+            assert target.exists() and ROOT in target.parents, f"{where}: no such file"
+            if fragment and target.suffix == ".md":
+                if target not in headings:
+                    headings[target] = html_ids(builder.markdown_page_html(target.read_text()))
+                assert fragment in headings[target], f"{where}: {target.name} has no heading #{fragment}"
+            checked += 1
+    assert checked > 50, checked
 
 
 def test_static_outputs():
@@ -157,7 +253,7 @@ def test_prepare_for_a_page_without_kernel(tmp_path):
             outputs=[nbformat.v4.new_output("stream", name="stdout", text=f"{work}/outputs/01_x.json\n")],
         ),
     ]
-    page = builder.Page("01_x", "01", "1 · Title", {})
+    page = builder.Page("01_x", "01", "1 · Title")
     nb = builder.prepare(nb, page, work)
     assert nb.cells[0].source == "# 1 · Title\n\nText."  # the page has its own launch buttons
     assert nb.cells[1].source == 'profile = "smoke"\noutput_dir = "executed/outputs"'  # no machine path
@@ -178,7 +274,7 @@ def test_a_failing_notebook_is_named(tmp_path, monkeypatch):
     ]
     nbformat.write(nb, notebooks / "01_broken.ipynb")
     monkeypatch.setattr(builder, "NOTEBOOKS", notebooks)
-    page = builder.Page("01_broken", "01", "1 · Broken", {})
+    page = builder.Page("01_broken", "01", "1 · Broken")
     with pytest.raises(builder.SiteBuildError) as err:
         builder.execute(page, tmp_path / "work", "smoke")
     message = str(err.value)
@@ -195,13 +291,24 @@ def test_built_site_is_self_contained(site):
     assert len(pages) >= expected, [p.name for p in pages]
     assert (site / "assets" / "plotly.min.js").stat().st_size > 1_000_000
     assert (site / "assets" / "mathjax" / "MathJax.js").is_file()
-    for page in [site / "index.html", *pages]:
-        text = page.read_text(encoding="utf-8")
-        builder.check_offline(page)  # nothing from another host
-        for url in re.findall(r"""\b(?:src|href)=["']([^"'#]+)""", text):
-            if not re.match(r"^[a-z][a-z0-9+.\-]*:", url):
-                target = site / urllib.parse.unquote(html.unescape(url).split("?")[0])
-                assert target.is_file(), f"{page.name}: {url} does not exist in the site"
+    docs = [site / d.html_name for d in builder.doc_pages()]  # the README and every docs/*.md
+    assert all(d.is_file() for d in docs)
+    everything = sorted(site.glob("*.html"))
+    assert set(everything) == {*docs, *pages}
+    texts = {page.name: page.read_text(encoding="utf-8") for page in everything}
+    ids = {name: html_ids(text) for name, text in texts.items()}
+    links = 0
+    for name, text in texts.items():  # no broken link: every relative href and src, on every page
+        builder.check_offline(site / name)  # nothing from another host
+        for url in relative_links(text):
+            path, _, fragment = url.partition("#")
+            target = urllib.parse.unquote(path.split("?")[0]) or name
+            assert (site / target).is_file(), f"{name}: {url} does not exist in the site"
+            if fragment and target.endswith(".html"):
+                found = fragment in ids[target] or urllib.parse.unquote(fragment) in ids[target]
+                assert found, f"{name}: {url} leads to no anchor on {target}"
+            links += 1
+    assert links > 100, links
     executed = site.parent / "executed" if not SITE_DIR else None
     if executed is not None:  # the notebooks ran in the build folder, never in notebooks/
         assert sorted(p.name for p in executed.glob("*.ipynb")) == [p.stem + ".ipynb" for p in pages]
@@ -248,6 +355,10 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def is_notebook(name: str) -> bool:
+    return re.match(r"^[0-9][0-9]_.*\.html$", name) is not None
+
+
 def markdown_has_maths(site: Path, page: Path) -> bool:
     executed = site.parent / "executed" / f"{page.stem}.ipynb"
     source = executed if executed.is_file() else ROOT / "notebooks" / f"{page.stem}.ipynb"
@@ -287,7 +398,7 @@ def test_site_in_chromium(site, server, tmp_path):
                 current["url"] = name
                 page.goto(server + name, wait_until="load")
                 info = {"links": page.evaluate(LINKS), "ids": set(page.evaluate(IDS))}
-                if name != "index.html":
+                if is_notebook(name):
                     page.wait_for_function(
                         "() => [...document.querySelectorAll('.js-plotly-plot')].every(gd => gd._fullLayout)"
                     )
@@ -308,7 +419,7 @@ def test_site_in_chromium(site, server, tmp_path):
             browser.close()
 
     assert not problems, "\n".join(problems[:30])
-    assert set(visited) == {"index.html", *(p.name for p in notebook_pages(site))}, sorted(visited)
+    assert set(visited) == {p.name for p in site.glob("*.html")}, sorted(visited)
     for name, info in visited.items():
         for href in info["links"]:  # every link within the site: a page that exists, an anchor on it
             target = urllib.parse.urlsplit(href)
@@ -320,7 +431,7 @@ def test_site_in_chromium(site, server, tmp_path):
                 ids = visited[page_name]["ids"]
                 found = target.fragment in ids or urllib.parse.unquote(target.fragment) in ids
                 assert found, f"{name}: link {href} leads to no anchor"
-        if name == "index.html":
+        if not is_notebook(name):  # the README and docs/: text and tables, no figures
             continue
         plots = info["plots"]
         assert plots, f"{name}: no plotly figure"
