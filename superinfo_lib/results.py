@@ -8,7 +8,7 @@ Every file is one JSON object with a "kind" and the provenance that `write_resul
      "commit_source": "git" | "env" | "unknown", "seed": 0, "command": "python bench/...",
      "timestamp": "2026-11-27T19:30:00+00:00", "smoke": false, ...payload}
 
-Payloads by kind (keys the notebooks and the README read):
+Payloads by kind (keys the notebooks and docs/results.md read):
   run:       method, epochs, epochs_done, complete, batch_size, beta_12, beta_21, knn_top1,
              linear_top1, few_label {"10": .., "100": ..}, aug_probe_mean_r2 (backbone),
              aug_probe_mu_mean_r2, final_nce, final_kl_12, final_kl_21, final_mi_lower_bound,
