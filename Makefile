@@ -4,6 +4,7 @@
 # Both create .venv and install requirements.txt into it first.
 #   make site        the course as a static website in build/site/ (every notebook executed; offline)
 #   make site-check  that website in headless Chromium (tests/test_site.py on build/site/)
+#   make test-latest the test suite against the newest release of every dependency (.venv-latest)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ ARGS ?=
 # Extra arguments for the site builder, e.g. make site SITE_ARGS="--notebooks 01,04"
 SITE_ARGS ?=
 
-.PHONY: train test lint venv browser clean-venv site site-check
+.PHONY: train test lint venv browser clean-venv site site-check venv-latest test-latest
 
 venv: $(STAMP)
 
@@ -43,6 +44,28 @@ test: venv browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+# Tomorrow's versions: a second venv with the newest release of every dependency, upgraded on
+# each run. Only the floors apply: pyproject.toml's (library + course extra) and requirements.txt's
+# names with their pins dropped (the pins themselves stay exact for users).
+VENV_LATEST ?= .venv-latest
+PY_LATEST := $(VENV_LATEST)/bin/python
+LATEST_SHOWN := torch|torchvision|numpy|pillow|safetensors|scikit-learn|plotly|ipywidgets|anywidget|jupyterlab|ipykernel|nbformat|papermill|pytest|nbconvert|tqdm
+
+venv-latest:
+	test -x $(PY_LATEST) || $(PYTHON) -m venv $(VENV_LATEST)
+	$(PY_LATEST) -m pip install --quiet --upgrade pip
+	sed -E -e '/^[[:space:]]*(#|$$)/d' -e 's/[[:space:]]*[<>=!~;].*//' requirements.txt \
+		> $(VENV_LATEST)/requirements-unpinned.txt
+	$(PY_LATEST) -m pip install --quiet --upgrade --upgrade-strategy eager \
+		-r $(VENV_LATEST)/requirements-unpinned.txt -e ".[course]"
+	@$(PY_LATEST) --version
+	@$(PY_LATEST) -m pip freeze | grep -iE '^($(LATEST_SHOWN))=='
+
+test-latest: venv-latest browser
+	$(PY_LATEST) -m ruff check .
+	$(PY_LATEST) -m ruff format --check .
+	$(PY_LATEST) -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 site: venv
 	$(PY) site/build.py $(SITE_ARGS)
