@@ -14,10 +14,13 @@ Two modes:
   downstream label y with 1, few and all labels, each against its chance level, (c) the InfoNCE
   estimate log(2N-1) - L and the KL upper bounds. The previous run stays on
   screen, faint, for comparison; the status line gives the numbers.
-- CIFAR-10: reads the beta sweep that GPU runs stored under results/ (format:
-  superinfo_lib/results.py) and plots kNN / linear accuracy and the augmentation-probe R^2
-  against beta, the sliders' setting highlighted. When nothing is stored it shows only a
-  message saying how to make results.
+- CIFAR-10: with the CPU study's published sweep encoders (superinfo_lib.explorer_cifar), a
+  "stored β" slider whose positions are the sweep's settings (the β12 / β21 sliders snap to
+  the nearest); each position loads its encoder once and recomputes, in about a second, kNN
+  accuracy, the median sigma, the augmentation probe on z and the nearest training images of
+  fixed query images. Below, the beta sweep that GPU runs stored under results/ (format:
+  superinfo_lib/results.py; else the CPU study's) as kNN / linear accuracy and the
+  augmentation-probe R^2 against beta, the setting highlighted. What is missing, it says.
 
 A negative beta rewards the KL *upper* bound, which is unbounded; the beta sliders reach
 negative values only after ticking "allow negative", and the figures then show the KL
@@ -39,8 +42,9 @@ import plotly.io as pio
 from IPython.display import display
 from plotly.subplots import make_subplots
 
-from . import plots
+from . import explorer_cifar, plots
 from . import results as results_io
+from .download import VerificationError, is_url
 from .toy import CHANCE, FEW_LABELS, LESSON_MEASURES, ToyResult, make_multiview, train_toy
 
 BETA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)  # "log scale, with a zero"
@@ -295,19 +299,14 @@ def cpu_study_sweep_rows(cpu_dir: Path) -> tuple[list[dict], str]:
     )
 
 
-def _symlog(beta: float) -> float:
-    return math.asinh(beta / 1e-4)
-
-
 def nearest_row(rows: list[dict], beta_12: float, beta_21: float) -> int | None:
     """Index of the stored row closest to the sliders' betas on a log-like scale (None if no rows)."""
     if not rows:
         return None
     return min(
         range(len(rows)),
-        key=lambda i: (
-            abs(_symlog(rows[i]["beta_12"]) - _symlog(beta_12))
-            + abs(_symlog(rows[i]["beta_21"]) - _symlog(beta_21))
+        key=lambda i: explorer_cifar.beta_distance(
+            (rows[i]["beta_12"], rows[i]["beta_21"]), (beta_12, beta_21)
         ),
     )
 
@@ -358,6 +357,56 @@ def fill_cifar_figure(fig: go.Figure, rows: list[dict], selected: int | None) ->
         fig.update_xaxes(title_text="β = β12 = β21" if symmetric else "β12 / β21")
 
 
+def find_sweep(encoders, manifest, results_dir: Path) -> tuple[explorer_cifar.Sweep | None, str]:
+    """(sweep, message) for CIFAR-10 mode: `encoders` as given (a Sweep, or a folder / URL of
+    published encoders), else <results_dir>/cpu/encoders/; `manifest` defaults to the folder's."""
+    if isinstance(encoders, explorer_cifar.Sweep):
+        return encoders, ""
+    source = encoders if encoders is not None else Path(results_dir) / "cpu" / "encoders"
+    if manifest is None and not is_url(source):
+        manifest = Path(source) / "manifest.json"
+    try:
+        return explorer_cifar.load_sweep(source, manifest), ""
+    except (FileNotFoundError, KeyError, ValueError) as err:  # missing, or a malformed manifest
+        return None, str(err)
+
+
+def _changed(old: dict, new: dict) -> dict:
+    """The top-level keys of `new` whose values differ from `old`'s."""
+
+    def same(a, b) -> bool:
+        try:
+            return bool(a == b)
+        except ValueError:  # arrays compare element-wise: count them as changed
+            return False
+
+    return {k: v for k, v in new.items() if k not in ("type", "uid") and not same(old.get(k), v)}
+
+
+def replace_figure(target: go.Figure, source: go.Figure) -> None:
+    """Give `target` (a Figure or FigureWidget with the same traces, in the same order) the data
+    and layout of `source`, in place, so a FigureWidget on screen redraws. Only what changed is
+    sent: resending the unchanged layout (its template above all) took most of a second."""
+    with target.batch_update():
+        for mine, theirs in zip(target.data, source.data, strict=True):
+            changed = _changed(mine.to_plotly_json(), theirs.to_plotly_json())
+            if changed:
+                mine.update(changed, overwrite=True)
+        changed = _changed(target.layout.to_plotly_json(), source.layout.to_plotly_json())
+        if changed:
+            target.layout.update(changed, overwrite=True)
+
+
+def empty_retrieval_figure(neighbours: int = explorer_cifar.LIVE_SIZES["neighbours"]) -> go.Figure:
+    """The retrieval picture's traces with no image yet (redrawn by `replace_figure`)."""
+    import numpy as np
+
+    none = np.zeros((0, 3, 32, 32), dtype=np.uint8)
+    return plots.retrieval_figure(
+        none, np.zeros((0, neighbours, 3, 32, 32), dtype=np.uint8), [], np.zeros((0, neighbours)), ()
+    )
+
+
 def _negative_reading(probes: dict[str, float]) -> str:
     """What the probes of a negative-beta run show, read from their values: for each of the
     shared class and the nuisance, whether it is still readable (more than 0.15 above chance)."""
@@ -382,6 +431,11 @@ class Explorer:
     controls: the input widgets by name; figures: "loss", "probes", "bounds" (live) and
     "cifar"; result / previous: the latest two ToyResults; last_seconds: the wall time of
     the latest recomputation (training, probes and figure update).
+
+    CIFAR-10 mode, when the sweep's encoders are published (sweep: an explorer_cifar.Sweep,
+    else None): controls["cifar_beta"], figures "cifar_scores" and "cifar_retrieval";
+    cifar_result: the latest explorer_cifar.recompute result, cifar_results: every one by
+    encoder name; last_cifar_seconds: the wall time of the latest (figures included).
     """
 
     def __init__(
@@ -392,6 +446,9 @@ class Explorer:
         batch_size: int = 256,
         num_threads: int = 1,
         static: bool = False,
+        encoders=None,
+        encoder_manifest: str | Path | None = None,
+        cifar_data=None,
     ):
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
@@ -411,6 +468,16 @@ class Explorer:
         )
         self.status = W.HTML()
         self.cifar_message = W.HTML()
+        self.sweep, sweep_message = find_sweep(encoders, encoder_manifest, self.results_dir)
+        # cifar_data: an explorer_cifar.LiveData, or what load_live_data reads (loaded on first use)
+        self._cifar_data = cifar_data
+        self.cifar_live = cifar_data if isinstance(cifar_data, explorer_cifar.LiveData) else None
+        self.cifar_results: dict[str, dict] = {}
+        self.cifar_result: dict | None = None
+        self.last_cifar_seconds = float("nan")
+        self.cifar_status = W.HTML(f"<b>{html.escape(sweep_message)}</b>" if sweep_message else "")
+        if self.sweep is not None:
+            self.controls["cifar_beta"] = self._make_cifar_slider(self.sweep)
         views = self._make_figures()
         self.widget = self._make_layout(views)
         self._connect()
@@ -475,6 +542,22 @@ class Explorer:
             control.add_class(f"explorer-{name}")  # stable hooks for the browser test
         return controls
 
+    @staticmethod
+    def _make_cifar_slider(sweep: explorer_cifar.Sweep) -> W.SelectionSlider:
+        """One position per stored setting, ordered by beta_12 + beta_21: the asymmetric pair
+        sits beside the symmetric setting of the same total KL weight."""
+        slider = W.SelectionSlider(
+            options=list(zip(sweep.labels, (e["name"] for e in sweep.settings))),
+            value=sweep.settings[0]["name"],
+            description="stored β",
+            tooltip="the sweep's settings: β12 = β21, or β12 / β21 where they differ",
+            continuous_update=False,
+            style={"description_width": "100px"},
+            layout=W.Layout(width="420px"),
+        )
+        slider.add_class("explorer-cifar_beta")
+        return slider
+
     def _make_figures(self) -> dict[str, W.Widget]:
         """Fill self.figures (FigureWidgets, or plain figures when static) and return the widget
         that shows each one: none when static, where `show` displays each figure as an output of
@@ -482,6 +565,9 @@ class Explorer:
         make = (lambda f: f) if self.static else go.FigureWidget
         self.figures = {name: make(fig) for name, fig in empty_live_figures().items()}
         self.figures["cifar"] = make(empty_cifar_figure())
+        if self.sweep is not None:
+            self.figures["cifar_scores"] = make(explorer_cifar.scores_figure(self.sweep, {}))
+            self.figures["cifar_retrieval"] = make(empty_retrieval_figure())
         self.rows, message = sweep_rows(self.results_dir)
         self.cifar_message.value = f"<b>{html.escape(message)}</b>"
         self._handles = {}  # static: figure name -> the DisplayHandle that redraws it
@@ -508,7 +594,20 @@ class Explorer:
         # Without stored results the CIFAR-10 figure would be empty axes: show only the message.
         self._cifar_view = W.Box([views["cifar"]] if "cifar" in views else [])
         self._cifar_view.layout.display = None if self.rows else "none"
-        self.cifar_box = W.VBox([self.cifar_message, self._cifar_view], layout=W.Layout(display="none"))
+        live = [self.cifar_status]
+        if self.sweep is not None:
+            intro = W.HTML(
+                "<b>CIFAR-10, the stored sweep's encoders.</b> Each position of <i>stored β</i> is an "
+                "encoder the CPU study trained (the β12 and β21 sliders snap to the nearest); choosing one "
+                "loads it once and recomputes, in about a second, kNN accuracy, the median σ and the "
+                "augmentation probe on z on fixed held-out images, and the nearest training images of "
+                "fixed queries. Grey diamonds: the study's own evaluation."
+            )
+            live = [intro, W.HBox([self.controls["cifar_beta"]]), self.cifar_status]
+            live += [views[n] for n in ("cifar_scores", "cifar_retrieval") if n in views]
+        self.cifar_box = W.VBox(
+            [*live, self.cifar_message, self._cifar_view], layout=W.Layout(display="none")
+        )
         widget = W.VBox([header, controls, self.live_box, self.cifar_box])
         widget.add_class("superinfo-explorer")
         return widget
@@ -518,6 +617,8 @@ class Explorer:
             self.controls[name].observe(self._on_change, names="value")
         self.controls["allow_negative"].observe(self._on_allow_negative, names="value")
         self.controls["mode"].observe(self._on_mode, names="value")
+        if "cifar_beta" in self.controls:
+            self.controls["cifar_beta"].observe(lambda change: self.recompute_cifar(), names="value")
 
     # --- settings and recomputation
 
@@ -597,7 +698,9 @@ class Explorer:
         """What the static output of figure `name` shows now: the figure (figure_bundle), or
         nothing while the mode hides it (or, for CIFAR-10, while nothing is stored)."""
         live = self.controls["mode"].value == "live"
-        shown = (name != "cifar") == live and (name != "cifar" or bool(self.rows))
+        cifar = name.startswith("cifar")
+        has_data = bool(self.rows) if name == "cifar" else bool(self.cifar_results) if cifar else True
+        shown = cifar != live and has_data
         return figure_bundle(self.figures[name]) if shown else {"text/plain": ""}
 
     def _refresh_static(self) -> None:
@@ -612,7 +715,7 @@ class Explorer:
         if self.controls["mode"].value == "live":
             self.recompute()
         else:
-            self._update_cifar()
+            self._update_cifar(snap=True)
 
     def _on_allow_negative(self, change) -> None:
         """Swap the beta sliders' options; a negative beta falls back to 0, recomputing once."""
@@ -639,13 +742,27 @@ class Explorer:
         if live and self.settings() != self._trained_settings:
             self.recompute()  # betas moved while in CIFAR-10 mode
         elif not live:
-            self._update_cifar()
+            self._update_cifar(snap=self.cifar_result is None)  # the first visit starts at the β sliders
         self._refresh_static()  # static figures: show the mode's own, hide the others
 
-    def _update_cifar(self) -> None:
+    def _update_cifar(self, snap: bool = False) -> None:
+        """Redraw CIFAR-10 mode. With the sweep's encoders and `snap`, the β sliders select the
+        nearest stored setting (recomputing when it changes); the table below highlights the
+        setting shown: the stored-β slider's, else the β sliders'."""
         s = self.settings()
+        beta = (s["beta_12"], s["beta_21"])
+        if self.sweep is not None and self.controls["mode"].value == "cifar":
+            slider = self.controls["cifar_beta"]
+            if snap and slider.value != self.sweep.snap(beta)["name"]:
+                slider.value = self.sweep.snap(beta)["name"]  # its observer recomputes
+                return
+            if self.cifar_result is None or self.cifar_result["name"] != slider.value:
+                self.recompute_cifar()
+                return
+        if self.cifar_result is not None:
+            beta = (self.cifar_result["beta_12"], self.cifar_result["beta_21"])
         self._cifar_view.layout.display = None if self.rows else "none"
-        selected = nearest_row(self.rows, s["beta_12"], s["beta_21"])
+        selected = nearest_row(self.rows, *beta)
         fill_cifar_figure(self.figures["cifar"], self.rows, selected)
         if selected is not None:
             row = self.rows[selected]
@@ -655,10 +772,51 @@ class Explorer:
                 else "the CPU study: small convnet, held-out training images"
             )
             self.figures["cifar"].layout.title.text = (
-                f"CIFAR-10 beta sweep ({source}); your setting β12={s['beta_12']:g}, "
-                f"β21={s['beta_21']:g} → nearest stored β12={row['beta_12']:g}, β21={row['beta_21']:g}"
+                f"CIFAR-10 beta sweep ({source}); your setting β12={beta[0]:g}, "
+                f"β21={beta[1]:g} → nearest stored β12={row['beta_12']:g}, β21={row['beta_21']:g}"
             )
         self._refresh_static()
+
+    def load_cifar(self) -> explorer_cifar.LiveData:
+        """CIFAR-10 mode's fixed image subset, loaded on first use (explorer_cifar.load_live_data:
+        decodes the training images once, downloading CIFAR-10 if it is nowhere to be found)."""
+        if self.cifar_live is None:
+            self.cifar_live = explorer_cifar.load_live_data(self._cifar_data, download=True)
+        return self.cifar_live
+
+    def recompute_cifar(self) -> dict | None:
+        """Evaluate the stored-β slider's encoder on the fixed subset (explorer_cifar.recompute)
+        and redraw the CIFAR-10 figures; a failure (no data, an altered file) goes to the status
+        line and returns None."""
+        if self.sweep is None:
+            raise RuntimeError(f"no sweep encoders to recompute: {self.cifar_status.value}")
+        start = time.perf_counter()
+        entry = next(e for e in self.sweep.settings if e["name"] == self.controls["cifar_beta"].value)
+        if self.cifar_live is None:
+            self.cifar_status.value = "loading the CIFAR-10 images (once, about ten seconds)…"
+        else:
+            self.cifar_status.value = "recomputing…"
+        try:
+            result = explorer_cifar.recompute(
+                (entry["beta_12"], entry["beta_21"]),
+                self.sweep,
+                self.load_cifar(),
+                num_threads=self.num_threads,
+            )
+        except (OSError, ValueError, KeyError, VerificationError) as err:
+            self.cifar_status.value = f"<span style='color:#c00'>{html.escape(str(err))}</span>"
+            return None
+        self.cifar_result = self.cifar_results[entry["name"]] = result
+        explorer_cifar.fill_scores_figure(
+            self.figures["cifar_scores"], self.sweep, self.cifar_results, entry["name"]
+        )
+        replace_figure(self.figures["cifar_retrieval"], result["figures"]["retrieval"])
+        self._update_cifar()  # the stored table's highlight, and the static outputs
+        self.last_cifar_seconds = time.perf_counter() - start
+        self.cifar_status.value = (
+            html.escape(explorer_cifar.summary_text(result)) + f"; {self.last_cifar_seconds:.2f} s"
+        )
+        return result
 
     # --- output
 
@@ -705,14 +863,29 @@ def build_explorer(
     num_threads: int = 1,
     static: bool = False,
     run: bool = True,
+    encoders=None,
+    encoder_manifest: str | Path | None = None,
+    cifar_data=None,
 ) -> Explorer:
     """An Explorer with the default settings, trained once unless run=False.
 
     results_dir: where CIFAR-10 mode looks for stored sweeps; num_threads: torch threads for
-    the live training; static: plain figures (shown by `Explorer.show`) instead of FigureWidgets.
+    the live training and CIFAR-10 recomputations; static: plain figures (shown by
+    `Explorer.show`) instead of FigureWidgets. CIFAR-10 mode: encoders (an explorer_cifar.Sweep,
+    or the folder / URL of published encoders; default <results_dir>/cpu/encoders/) with
+    encoder_manifest (default: the folder's manifest.json); cifar_data (an explorer_cifar.LiveData,
+    an ImageData or a CIFAR-10 path; default: the first place found), loaded on first use.
     """
     explorer = Explorer(
-        results_dir, seed=seed, steps=steps, batch_size=batch_size, num_threads=num_threads, static=static
+        results_dir,
+        seed=seed,
+        steps=steps,
+        batch_size=batch_size,
+        num_threads=num_threads,
+        static=static,
+        encoders=encoders,
+        encoder_manifest=encoder_manifest,
+        cifar_data=cifar_data,
     )
     if run:
         explorer.recompute()

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from superinfo_lib import plots, widgets
+from superinfo_lib import explorer_cifar, plots, widgets
 from superinfo_lib.toy import CHANCE, train_toy
 from superinfo_lib.toy import LESSON_MEASURES as MEASURES
 from superinfo_lib.widgets import BETA_GRID, beta_options, build_explorer
@@ -386,3 +386,94 @@ def test_figures_fit_the_page_and_title_every_axis(explorer):
         for axis in axes:
             assert fig.layout[axis].title.text, (name, axis)
     assert "⏳" not in explorer.status.value  # plain text: no emoji font needed
+
+
+# ----------------------------------------------------------------------------- CIFAR-10 mode, live
+
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory):
+    """A published stand-in sweep (random-init small encoders) and a synthetic image subset."""
+    from test_explorer_cifar import publish_sweep, stand_in_data
+
+    folder = tmp_path_factory.mktemp("encoders")
+    publish_sweep(folder)
+    return folder, stand_in_data()
+
+
+def test_cifar_mode_says_when_the_encoders_are_not_here(tmp_path):
+    ex = build_explorer(results_dir=tmp_path, run=False)
+    ex.controls["mode"].value = "cifar"
+    assert ex.sweep is None and "cifar_beta" not in ex.controls
+    assert explorer_cifar.NOT_HERE in ex.cifar_status.value
+    assert str(tmp_path / "cpu" / "encoders" / "manifest.json") in ex.cifar_status.value
+
+
+def test_cifar_mode_recomputes_from_the_stored_encoders(stand_in, tmp_path, monkeypatch):
+    from test_explorer_cifar import LABELS, SWEEP, sweep_name
+
+    folder, live = stand_in
+    ex = build_explorer(results_dir=tmp_path, run=False, encoders=folder, cifar_data=live)
+    slider = ex.controls["cifar_beta"]
+    assert [label for label, _ in slider.options] == LABELS
+    calls = []
+    real = explorer_cifar.recompute
+    monkeypatch.setattr(
+        explorer_cifar, "recompute", lambda beta, *a, **kw: calls.append(beta) or real(beta, *a, **kw)
+    )
+
+    ex.controls["mode"].value = "cifar"  # the first visit starts at the β sliders' setting (0, 0)
+    assert calls == [(0.0, 0.0)] and ex.cifar_result["name"] == sweep_name(0, 0)
+    ex.controls["beta_12"].value = 1e-2  # (1e-2, 0) snaps to the stored (2e-2, 0)
+    assert slider.value == sweep_name(2e-2, 0) and ex.cifar_result["name"] == sweep_name(2e-2, 0)
+    ex.controls["beta_21"].value = 1e-2
+    assert slider.value == sweep_name(1e-2, 1e-2) and len(calls) == 3
+    ex.controls["beta_21"].value = 3e-3  # still nearest to (1e-2, 1e-2): nothing to recompute
+    assert slider.value == sweep_name(1e-2, 1e-2) and len(calls) == 3
+    slider.value = sweep_name(3e-2, 3e-2)  # the stored-β slider itself
+    assert calls[-1] == (3e-2, 3e-2) and len(calls) == 4
+    assert ex.result is None  # CIFAR-10 mode trains nothing
+
+    result = ex.cifar_result
+    shown = ex.figures["cifar_retrieval"]
+    assert isinstance(shown, go.FigureWidget)
+    assert shown.data[0].source == result["figures"]["retrieval"].data[0].source
+    assert shown.layout.title.text == result["figures"]["retrieval"].layout.title.text
+    assert list(shown.layout.yaxis.ticktext) == [live.classes[c] for c in result["retrieval"]["query_labels"]]
+    knn = ex.figures["cifar_scores"].data[0]  # every setting computed so far, in slider order
+    want = [
+        ex.cifar_results[sweep_name(*p)]["knn_top1"] if sweep_name(*p) in ex.cifar_results else None
+        for p in SWEEP
+    ]
+    assert list(knn.y) == want and sum(v is not None for v in want) == 4
+    assert list(ex.figures["cifar_scores"].data[2].x) == ["0.03"]
+    assert f"kNN top-1 {result['knn_top1']:.3f}" in ex.cifar_status.value
+    assert ex.last_cifar_seconds >= result["seconds"]
+
+    ex.controls["mode"].value = "live"  # back and forth: the stored-β slider keeps its setting
+    ex.controls["mode"].value = "cifar"
+    assert slider.value == sweep_name(3e-2, 3e-2) and len(calls) == 4
+
+
+def test_static_cifar_figures_show_only_in_cifar_mode_once_computed(stand_in, tmp_path):
+    folder, live = stand_in
+    ex = build_explorer(results_dir=tmp_path, steps=STEPS, static=True, encoders=folder, cifar_data=live)
+    assert type(ex.figures["cifar_retrieval"]) is go.Figure
+    assert ex._static_output("cifar_scores") == {"text/plain": ""}  # live mode
+    ex.controls["mode"].value = "cifar"
+    shown = ex._static_output("cifar_retrieval")["application/vnd.plotly.v1+json"]
+    assert shown["data"][0]["source"] == ex.cifar_result["figures"]["retrieval"].data[0].source
+    assert ex._static_output("loss") == {"text/plain": ""}
+    ex.controls["mode"].value = "live"
+    assert ex._static_output("cifar_retrieval") == {"text/plain": ""}
+
+
+def test_cifar_figures_fit_the_page_and_title_every_axis(stand_in, tmp_path):
+    folder, live = stand_in
+    ex = build_explorer(results_dir=tmp_path, run=False, encoders=folder, cifar_data=live)
+    ex.controls["mode"].value = "cifar"
+    for name in ("cifar_scores", "cifar_retrieval"):
+        fig = ex.figures[name]
+        assert fig.layout.autosize and (fig.layout.width is None or fig.layout.width <= plots.MAX_WIDTH)
+        axes = [k for k in fig.layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(fig.layout[axis].title.text for axis in axes), name

@@ -13,6 +13,7 @@ Index (figure -> module):
     evaluation   evaluation_figure, aug_probe_figure, robustness_figure (probes of a trained encoder)
     images       image_grid, corruption_grid, display_images, augmentation_rows (pictures, notebook 1)
     study        study_curves_figure, study_comparison_figure, forest_figure (multi-seed studies)
+    retrieval    retrieval_figure (query images and their nearest neighbours, one row per query)
 
 Adding a figure module:
     1. Write `plots/<subject>.py`: a docstring that says which figures it holds, then
@@ -28,6 +29,7 @@ The module is named `theme`, not `style`, so that `plots.style` stays the layout
 from .evaluation import AUG_PROBE_COLORS, aug_probe_figure, evaluation_figure, robustness_figure
 from .images import augmentation_rows, corruption_grid, display_images, image_grid
 from .information import infonce_sweep_figure, kl_bound_figure, learned_critic_figure
+from .retrieval import retrieval_figure
 from .study import STUDY_PANELS, forest_figure, study_comparison_figure, study_curves_figure
 from .theme import (
     BOUND_COLOR,
@@ -119,6 +121,8 @@ __all__ = [
     "corruption_grid",
     "display_images",
     "image_grid",
+    # retrieval
+    "retrieval_figure",
     # study
     "STUDY_PANELS",
     "study_comparison_figure",
