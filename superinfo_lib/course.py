@@ -47,18 +47,21 @@ def setup_notebook() -> Path:
     return REPO_ROOT
 
 
-def resolve_profile(profile: str, profiles: dict[str, dict], device: str | None = None) -> tuple[str, dict]:
-    """The profile a notebook runs: `profiles` maps names ("smoke", "gpu", "full") to settings.
+def resolve_profile(
+    profile: str, profiles: dict[str, dict], device: str | None = None, cpu_auto: str = "smoke"
+) -> tuple[str, dict]:
+    """The profile a notebook runs: `profiles` maps names ("smoke", "cpu", "gpu", "full") to settings.
 
-    "auto" is "smoke" on a CPU, so Run All stays within the time the notebook states, and "gpu"
-    (sized for a free Colab T4 session) on a GPU, or "full" where a notebook has no "gpu" size.
-    The other profiles are one parameter away.
+    "auto" is `cpu_auto` on a CPU ("smoke" unless the notebook names another that stays within
+    the time it states: notebook 6 reads stored encoders there), and "gpu" (sized for a free
+    Colab T4 session) on a GPU, or "full" where a notebook has no "gpu" size. The other profiles
+    are one parameter away.
     """
     if profile == "auto":
         import torch
 
         on_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")) != "cpu"
-        profile = ("gpu" if "gpu" in profiles else "full") if on_gpu else "smoke"
+        profile = ("gpu" if "gpu" in profiles else "full") if on_gpu else cpu_auto
     if profile not in profiles:
         raise ValueError(f"profile must be one of {sorted(profiles)} or 'auto', got {profile!r}")
     return profile, profiles[profile]

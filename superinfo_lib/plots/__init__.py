@@ -10,7 +10,8 @@ Index (figure -> module):
                  sigma_kl_figure; MEASURE_LABELS / COLORS / DASH, beta_label, pair_label, seed_summary
     information  infonce_sweep_figure, learned_critic_figure, kl_bound_figure (notebooks 2-3)
     training     training_curves_figure, knn_monitor_figure, training_bounds_figure (per step / epoch)
-    evaluation   evaluation_figure, aug_probe_figure, robustness_figure (probes of a trained encoder)
+    evaluation   evaluation_figure, aug_probe_figure, robustness_figure, sigma_figure (a trained encoder)
+    maps         map_figure (a 2-D map of images per encoder, coloured by class)
     images       image_grid, corruption_grid, display_images, augmentation_rows (pictures, notebook 1)
     study        study_curves_figure, study_comparison_figure, forest_figure (multi-seed studies)
     retrieval    retrieval_figure (query images and their nearest neighbours, one row per query)
@@ -26,9 +27,10 @@ Adding a figure module:
 The module is named `theme`, not `style`, so that `plots.style` stays the layout function.
 """
 
-from .evaluation import AUG_PROBE_COLORS, aug_probe_figure, evaluation_figure, robustness_figure
+from .evaluation import AUG_PROBE_COLORS, aug_probe_figure, evaluation_figure, robustness_figure, sigma_figure
 from .images import augmentation_rows, corruption_grid, display_images, image_grid
 from .information import infonce_sweep_figure, kl_bound_figure, learned_critic_figure
+from .maps import CLASS_COLORS, map_figure
 from .retrieval import retrieval_figure
 from .study import STUDY_PANELS, forest_figure, study_comparison_figure, study_curves_figure
 from .theme import (
@@ -116,6 +118,9 @@ __all__ = [
     "aug_probe_figure",
     "evaluation_figure",
     "robustness_figure",
+    "sigma_figure",
+    "map_figure",
+    "CLASS_COLORS",
     # images
     "augmentation_rows",
     "corruption_grid",

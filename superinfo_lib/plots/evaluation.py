@@ -198,3 +198,37 @@ def robustness_figure(results_by_method: dict, predictor: str = "linear", height
     fig.update_yaxes(title_text=f"{predictor} accuracy", row=1, col=1)
     fig.update_yaxes(title_text=f"{predictor} accuracy", row=2, col=1)
     return fig
+
+
+def sigma_figure(sigma_by_method: dict, title: str | None = None):
+    """How wide each encoder's posterior is: the distribution over test images of each image's
+    median sigma (over its latent dimensions), one histogram per method on a log axis.
+
+    Args:
+        sigma_by_method: method -> (N, K) sigma of N images.
+    """
+    import math
+
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for method, sigma in sigma_by_method.items():
+        per_image = sigma.float().median(dim=1).values.log10()
+        fig.add_trace(
+            go.Histogram(
+                x=per_image.tolist(),
+                name=METHOD_LABELS.get(method, method),
+                marker_color=method_color(method),
+                opacity=0.65,
+                nbinsx=60,
+            )
+        )
+    ticks = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+    fig.update_xaxes(
+        title_text="median sigma of an image's latent dimensions (log scale)",
+        tickvals=[math.log10(v) for v in ticks],
+        ticktext=[f"{v:g}" for v in ticks],
+    )
+    fig.update_yaxes(title_text="test images")
+    fig.update_layout(barmode="overlay")
+    return style(fig, height=340, title=title, legend_below=True)
