@@ -95,6 +95,11 @@ def study_runs(item: str = "main", results_dir: Path = CPU_RESULTS_DIR) -> dict[
     return by_method
 
 
+def study_sweeps(results_dir: Path = CPU_RESULTS_DIR) -> list[dict]:
+    """The stored CPU study's beta sweeps (where SuperInfo's beta was chosen)."""
+    return [s for s in load_results(results_dir, kind="sweep", include_cpu=True) if not s.get("smoke")]
+
+
 def provenance_line(runs: list[dict]) -> str:
     """Where a set of stored runs was measured: CPU model, threads, precision, commits, dates."""
     first = runs[0]
@@ -153,3 +158,104 @@ def save_key_figures(figures: dict, out_dir: Path) -> Path:
     path.write_text(json.dumps(figures, indent=2, default=float) + "\n")
     print(f"key figures written to {path}")
     return path
+
+
+def stored_encoders(methods=("simclr", "mib", "superinfo"), seed: int = 0) -> dict:
+    """The CPU study's published encoders of one seed, by method (each checked against the
+    manifest's sha256 as it loads; superinfo_lib.pretrained)."""
+    from .pretrained import load_encoder
+
+    return {m: load_encoder(f"main-{m}-s{seed}", progress=False) for m in methods}
+
+
+def neighbour_agreement(neighbour_labels, query_labels) -> float:
+    """The fraction of neighbours (Q, K) that share their query's class (Q,)."""
+    return (neighbour_labels == query_labels[:, None]).float().mean().item()
+
+
+def details(summary: str, body: str) -> str:
+    """Markdown that shows `summary` and hides `body` one click away (an HTML <details> block)."""
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+# (label, evaluated run -> accuracy) of notebook 6's comparison figure of its own runs.
+ACCURACY_PROBES = (
+    ("kNN", lambda e: e["knn_top1"]),
+    ("linear", lambda e: e["linear_top1"]),
+    ("10 labels/class", lambda e: e["few_label"]["10"]),
+    ("100 labels/class", lambda e: e["few_label"]["100"]),
+)
+
+
+def evaluate_own_runs(settings: dict, runs_dir: Path) -> dict:
+    """Notebook 5's checkpoints of one profile (runs_dir/<method>/checkpoint.pt), each under the
+    library's one evaluation (`evaluate_model`) with the profile's `own_runs` settings; a method
+    without a checkpoint is named and skipped."""
+    import torch
+
+    from .checkpoint import load_checkpoint_model
+    from .data import load_cifar10
+    from .eval import evaluate_model
+
+    s = settings["own_runs"]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    data = load_cifar10(download=True, train_limit=s["train_limit"], test_limit=s["test_limit"])
+    evaluated = {}
+    for method in settings["methods"]:
+        path = Path(runs_dir) / method / "checkpoint.pt"
+        if not path.exists():
+            print(f"{method}: no checkpoint at {path}: run notebook 5 with this profile first")
+            continue
+        model, ckpt = load_checkpoint_model(path, map_location=device)
+        scores = evaluate_model(
+            model,
+            data,
+            linear_epochs=s["linear_epochs"],
+            few_label=tuple(s["few_label"]),
+            probe_images=s["probe_images"],
+            robustness_images=s["robustness_images"],
+            mu_knn=True,
+        )
+        evaluated[method] = {"checkpoint": str(path), "step": ckpt["step"], "device": device, **scores}
+        print(f"{method}: kNN {scores['knn_top1']:.2%}, linear {scores['linear_top1']:.2%} ({path})")
+    return evaluated
+
+
+def show_gpu_results(results_dir: Path | None = None) -> list[dict]:
+    """Display the GPU runs stored in results/ (a table, and where each was measured), or say that
+    there are none; returns their key figures."""
+    from IPython.display import Markdown, display
+
+    from .results import RESULTS_DIR, markdown_table, results_table
+
+    runs = [r for r in load_results(results_dir or RESULTS_DIR, kind="run") if not r["cpu"]]
+    if not runs:
+        display(
+            Markdown(
+                "**No GPU runs are stored in `results/` yet** (`bench/README.md` says how to make them)."
+            )
+        )
+        return []
+    lines = [
+        f"- `{Path(r['_path']).name}`: {r.get('device')}, torch {r.get('torch')}, "
+        f"commit {str(r.get('commit'))[:10]}, seed {r.get('seed')}, command `{r.get('command')}`"
+        for r in runs
+    ]
+    table = markdown_table(results_table(runs, "run"))
+    display(
+        Markdown(
+            f"**{len(runs)} GPU run(s) in `results/`:**\n\n{table}\n\nWhere each came from:\n\n"
+            + "\n".join(lines)
+        )
+    )
+    keys = (
+        "method",
+        "knn_top1",
+        "linear_top1",
+        "few_label",
+        "aug_probe_mean_r2",
+        "device",
+        "commit",
+        "command",
+    )
+    return [{k: r.get(k) for k in keys} | {"file": Path(r["_path"]).name} for r in runs]
