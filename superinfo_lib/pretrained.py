@@ -115,5 +115,6 @@ def save_encoder(model: torch.nn.Module, path: str | Path) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp))
+    os.chmod(tmp, 0o644)  # readable by everyone, like any file of the repository
     os.replace(tmp, path)
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
