@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from . import pretrained
 from .data import ImageData, load_cifar10, validation_split
@@ -277,8 +276,7 @@ def recompute(
         knn = knn_accuracy(ref_h, live.reference_y, held["h"], live.heldout_y, num_classes, **KNN)
         probe = augmentation_probe(SampleEncoder(encoder, seed=seed), live.probe_x, seed=seed)
         query_h = held["h"][live.query_index]
-        index = nearest(ref_h, query_h, neighbours)  # (Q, K), most similar first
-        similarity = F.cosine_similarity(query_h[:, None], ref_h[index], dim=-1)
+        similarity, index = nearest(ref_h, query_h, neighbours)  # (Q, K), most similar first
     query_labels = live.heldout_y[live.query_index]
     neighbour_labels = live.reference_y[index]
     title = (

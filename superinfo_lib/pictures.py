@@ -6,7 +6,7 @@ separate in the map, the median sigma).
 
     from superinfo_lib.pictures import encode, nearest, map_2d, map_separation
     codes = encode(encoder, data.test_x)                 # {"h", "mu", "sigma"}
-    idx = nearest(train_codes["h"], codes["h"][:6], k=8)  # (6, 8) training-image indices
+    sim, idx = nearest(train_codes["h"], codes["h"][:6], k=8)  # (6, 8) similarities, indices
 """
 
 from __future__ import annotations
@@ -38,11 +38,16 @@ def encode(encoder, images: torch.Tensor, batch_size: int = 256, precision: str 
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def nearest(database: torch.Tensor, queries: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices (Q, k) of each query's k most cosine-similar rows of `database` (N, F), most
-    similar first: what the kNN classifier votes with."""
+def nearest(database: torch.Tensor, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each query's k most cosine-similar rows of `database` (N, F), most similar first: what
+    the kNN classifier votes with. Returns (similarity (Q, k), index (Q, k)).
+
+    The similarities are the ones the ranking used: recomputing them another way (say with
+    F.cosine_similarity) rounds differently and can put two near-ties out of order.
+    """
     sim = F.normalize(queries.float(), dim=1) @ F.normalize(database.float(), dim=1).T
-    return sim.topk(min(k, len(database)), dim=1).indices
+    top = sim.topk(min(k, len(database)), dim=1)
+    return top.values, top.indices
 
 
 def map_2d(features: torch.Tensor, seed: int = 0, perplexity: float = 30.0) -> torch.Tensor:

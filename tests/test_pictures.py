@@ -1,6 +1,7 @@
 """superinfo_lib.pictures: an encoder's codes, its nearest neighbours, a 2-D map and how well
 classes separate there."""
 
+import pytest
 import torch
 
 from superinfo_lib.features import MuEncoder, extract_features
@@ -25,10 +26,12 @@ def test_encode_gives_the_features_the_evaluation_reads():
 def test_nearest_matches_a_naive_loop():
     g = torch.Generator().manual_seed(1)
     database, queries = torch.randn(50, 6, generator=g), torch.randn(5, 6, generator=g)
-    got = nearest(database, queries, k=4)
-    for q, row in zip(queries, got):
+    similarity, index = nearest(database, queries, k=4)
+    for q, row, sims in zip(queries, index, similarity):
         cos = [float(q @ d / (q.norm() * d.norm())) for d in database]
         assert row.tolist() == sorted(range(50), key=lambda j: -cos[j])[:4]
+        assert sims.tolist() == pytest.approx([cos[j] for j in row.tolist()], abs=1e-6)
+        assert all(a >= b for a, b in zip(sims.tolist(), sims.tolist()[1:]))
 
 
 def test_map_separation_known_values():
