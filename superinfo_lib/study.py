@@ -2,7 +2,9 @@
 
 Runs of the same seed share their initialisation and data order, so method B - method A is
 compared seed by seed (a paired difference); its 95 % interval is mean ± t(0.975, n-1) x sd / sqrt(n).
-The words follow the interval: one that holds 0 is "no measurable difference at this scale".
+The words follow the interval: `verdict` calls one that holds 0 "no measurable difference at this
+scale"; `reading` says the same as "not detected" and adds what the interval leaves open. Many
+intervals read at once: `p_value` gives each one's paired t test, `holm` adjusts them for the family.
 
     from superinfo_lib.results import load_results
     from superinfo_lib.study import summary_rows, difference_rows
@@ -73,6 +75,59 @@ def detectable_effect(diff: dict) -> float:
     usual approximation. Below it, "not detected" says little."""
     df = diff["n"] - 1
     return (T_975.get(df, 1.96) + T_80.get(df, 0.842)) * diff["sd"] / math.sqrt(diff["n"])
+
+
+def reading(diff: dict | None, kind: str = "number") -> str:
+    """What the interval allows one to say, with what it leaves open: "higher" / "lower" where it
+    excludes 0, else "not detected; up to <its upper end> not excluded" (accuracies in points, as
+    difference_rows writes them)."""
+    words = verdict(diff)
+    if diff is None or words != "no measurable difference at this scale":
+        return words
+    return f"not detected; up to {_fmt(diff['high'], kind, signed=True)} not excluded"
+
+
+def t_two_sided_p(t: float, df: int) -> float:
+    """P(|T| >= |t|) for Student's t with df (an integer >= 1) degrees of freedom: the closed
+    forms of Abramowitz & Stegun 26.7.3 (df odd) and 26.7.4 (df even)."""
+    if df < 1 or int(df) != df:
+        raise ValueError(f"df must be a positive integer, got {df}")
+    if math.isinf(t):
+        return 0.0
+    theta = math.atan(abs(t) / math.sqrt(df))
+    c2, term, total = math.cos(theta) ** 2, 1.0, 1.0
+    if df % 2:  # odd: (2/pi) (theta + sin cos (1 + 2/3 cos^2 + 2.4/(3.5) cos^4 + ...))
+        for k in range(1, (df - 1) // 2):
+            term *= c2 * (2 * k) / (2 * k + 1)
+            total += term
+        inside = (2 / math.pi) * (theta + (math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0))
+    else:  # even: sin (1 + 1/2 cos^2 + 1.3/(2.4) cos^4 + ...)
+        for k in range(1, df // 2):
+            term *= c2 * (2 * k - 1) / (2 * k)
+            total += term
+        inside = math.sin(theta) * total
+    return min(1.0, max(0.0, 1.0 - inside))
+
+
+def p_value(diff: dict) -> float:
+    """The two-sided p of the paired t test behind paired_difference's interval (mean / (sd /
+    sqrt(n)), n - 1 degrees of freedom): for up to 11 seeds (T_975's table) below 0.05 where the
+    95 % interval excludes 0, up to the table's three decimals."""
+    if diff["sd"] == 0:
+        return 1.0 if diff["mean"] == 0 else 0.0
+    return t_two_sided_p(diff["mean"] / (diff["sd"] / math.sqrt(diff["n"])), diff["n"] - 1)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values, in their order: the i-th smallest
+    times (m - i + 1), never below an earlier one, at most 1. A test whose adjusted p is at most
+    alpha is rejected with the family-wise error rate held at alpha."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def verdict(diff: dict | None, higher: str = "higher", lower: str = "lower") -> str:

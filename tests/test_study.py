@@ -109,3 +109,68 @@ def test_detectable_effect_is_the_difference_a_paired_t_test_finds_four_times_in
 
     assert 0.72 < power(effect) < 0.88
     assert power(effect / 2) < 0.45
+
+
+def test_reading_says_not_detected_and_what_the_interval_leaves_open():
+    from superinfo_lib.study import reading
+
+    noisy = paired_difference({0: 0.5, 1: 0.5, 2: 0.5}, {0: 0.52, 1: 0.47, 2: 0.51})
+    assert reading(noisy, "accuracy") == f"not detected; up to {100 * noisy['high']:+.2f} not excluded"
+    assert reading(noisy) == f"not detected; up to {noisy['high']:+.3f} not excluded"
+    worse = paired_difference({0: 0.5, 1: 0.6}, {0: 0.4, 1: 0.5})
+    assert reading(worse) == verdict(worse) == "lower"
+    assert reading(None) == verdict(None)
+
+
+def test_t_p_values_against_known_values_and_the_interval():
+    """Two-sided p of Student's t: the 97.5 % quantiles give 0.05, t = 0 gives 1, known values of
+    df = 1 (Cauchy) and df = 2 in closed form; scipy where it is installed."""
+    from superinfo_lib.study import p_value, t_two_sided_p
+
+    for df, t in T_975.items():
+        assert t_two_sided_p(t, df) == pytest.approx(0.05, abs=2e-4), df
+    assert t_two_sided_p(0.0, 5) == 1.0 and t_two_sided_p(float("inf"), 3) == 0.0
+    for t in (0.3, 1.0, 4.0):
+        assert t_two_sided_p(t, 1) == pytest.approx(1 - 2 * math.atan(t) / math.pi)
+        assert t_two_sided_p(-t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t))
+    with pytest.raises(ValueError):
+        t_two_sided_p(1.0, 0)
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for df in range(1, 31):
+        for t in (0.1, 0.9, 2.0, 3.5, 8.0):
+            assert t_two_sided_p(t, df) == pytest.approx(2 * scipy_stats.t.sf(t, df), rel=1e-9, abs=1e-15)
+    # The interval and the test agree: 0 outside the 95 % interval exactly where p < 0.05.
+    rng = random.Random(1)
+    for _ in range(300):
+        a = {s: rng.gauss(0, 1) for s in range(4)}
+        b = {s: a[s] + rng.gauss(0.6, 0.5) for s in range(4)}
+        d = paired_difference(a, b)
+        if abs(abs(d["mean"]) - (d["high"] - d["mean"])) > 1e-3:  # not on the edge
+            assert (p_value(d) < 0.05) == (not d["low"] <= 0 <= d["high"])
+    assert (
+        p_value({"mean": 0.0, "sd": 0.0, "n": 3}) == 1.0 and p_value({"mean": 0.1, "sd": 0.0, "n": 3}) == 0.0
+    )
+
+
+def test_holm_against_a_naive_step_down_and_known_values():
+    from superinfo_lib.study import holm
+
+    # Known: sorted 0.005 x 4, 0.01 x 3, 0.03 x 2 and 0.04 x 1 held up to the running maximum.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([]) == [] and holm([0.2]) == [0.2] and holm([0.6, 0.7]) == [1.0, 1.0]
+
+    def naive_rejections(ps, alpha):  # the textbook procedure: stop at the first p above alpha / (m - i)
+        rejected = set()
+        for i, k in enumerate(sorted(range(len(ps)), key=lambda j: ps[j])):
+            if ps[k] > alpha / (len(ps) - i):
+                break
+            rejected.add(k)
+        return rejected
+
+    rng = random.Random(2)
+    for _ in range(500):
+        ps = [rng.random() ** rng.choice((1, 3, 8)) for _ in range(rng.randint(1, 12))]
+        adjusted = holm(ps)
+        assert all(p <= a <= 1 for p, a in zip(ps, adjusted))
+        for alpha in (0.01, 0.05, 0.1):
+            assert {i for i, a in enumerate(adjusted) if a <= alpha} == naive_rejections(ps, alpha)
