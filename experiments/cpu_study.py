@@ -62,7 +62,7 @@ SWEEP_BETAS = ((0.0, 0.0), (1e-4, 1e-4), (1e-3, 1e-3), (1e-2, 1e-2), (3e-2, 3e-2
 VAL_HOLDOUT = 5000
 
 # The recipe is the trainer's CPU recipe (superinfo_lib.train.CPU_RECIPE: the small convnet,
-# batch 256, temperature 0.2, chosen by measurement, README "Results on a CPU") with the
+# batch 256, temperature 0.2, chosen by measurement, docs/results.md "Results on a CPU") with the
 # trainer's learning rate (SGD, 0.06 x batch / 256), for every method alike.
 RECIPE = {k: CPU_RECIPE[k] for k in ("arch", "batch_size", "temperature")}
 EPOCHS = {"sweep": 8, "main": 10, "precision": 4}
@@ -168,7 +168,22 @@ SWEEP_ROW_KEYS = (
     "epochs",
     "complete",
     "train_s",
+    "peak_rss_mb",
+    "timestamp",
+    "commit",
+    "command",
 )
+
+
+def study_command(args) -> str:
+    """The command line of this call of the script (a worker's: its queue's, without --run)."""
+    return " ".join(shlex.quote(a) for a in ["python", "experiments/cpu_study.py", *args.command_args])
+
+
+def rerun_command(args, labels: list[str]) -> str:
+    """One command that makes these runs again (into results/cpu/ unless given --results-dir)."""
+    data = ["--data", args.data] if args.data else []
+    return " ".join(shlex.quote(a) for a in ["python", "experiments/cpu_study.py", *data, "--only", *labels])
 
 
 def write_sweep(args, runs: dict[str, dict]) -> dict | None:
@@ -179,6 +194,7 @@ def write_sweep(args, runs: dict[str, dict]) -> dict | None:
         return None
     finished = len(rows) == len(specs)
     best = best_sweep_row(rows) if finished else None
+    written = sorted(r["timestamp"] for r in rows if r.get("timestamp"))
     payload = {
         "label": "cpu-sweep",
         "smoke": args.smoke,
@@ -189,12 +205,19 @@ def write_sweep(args, runs: dict[str, dict]) -> dict | None:
         "complete": finished,
         "rows": rows,
         "best": best,
+        # The sweep's own time: its runs' training seconds, and when the first and last were written.
+        "train_s": sum(r.get("train_s") or 0.0 for r in rows),
+        "first_run_at": written[0] if written else None,
+        "last_run_at": written[-1] if written else None,
+        "rerun_command": rerun_command(args, [s["label"] for s in specs]),
         **recipe_fields(args),
     }
     path = Path(args.results_dir) / "sweep-cpu.json"
     stored = results.read_result(path) if path.exists() else {}
     if any(stored.get(k) != payload[k] for k in ("rows", "best", "complete")):  # else: nothing new
-        results.write_result("sweep", payload, args.results_dir, path.name, seed=0, device="cpu")
+        results.write_result(
+            "sweep", payload, args.results_dir, path.name, seed=0, device="cpu", command=study_command(args)
+        )
     return best
 
 
@@ -306,10 +329,9 @@ def run_spec(spec: dict, args) -> Path:
         "train_s": sum(e["epoch_time_s"] for e in history),
         "eval_s": time.perf_counter() - t0,
     }
-    command = " ".join(shlex.quote(a) for a in ["python", "experiments/cpu_study.py", *args.command_args])
     return results.write_result(
         "run", payload, args.results_dir, f"run-{spec['label']}.json", seed=spec["seed"], device="cpu",
-        command=command,
+        command=study_command(args),
     )  # fmt: skip
 
 
@@ -471,7 +493,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         from superinfo_lib.step import choose_precision
 
         args.precision = choose_precision("cpu")
-    found = None if args.synthetic else find_cifar10(args.data)
+    found = None if args.synthetic or args.list_runs else find_cifar10(args.data)  # listing needs no data
     args.data_sha256 = sha256_file(found) if found is not None and found.is_file() else None
     return args
 

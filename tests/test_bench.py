@@ -328,6 +328,24 @@ def test_cpu_study_runs_the_queue_chooses_beta_on_validation_and_resumes(tmp_pat
         assert r["evaluated_on"] == ("test" if r["item"] == "main" else "validation")
         assert {"sigma_median", "aug_probe_z_mean_r2", "few_label_draws", "per_epoch"} <= set(r)
     assert "robustness" in superinfo and "robustness" not in found["sweep-superinfo-b0-0"]
+    # The sweep file says what made it and when: the call's command, each row's run (its command,
+    # commit and time), the sweep's training seconds, and one command that makes its runs again.
+    assert sweep["command"] == " ".join(
+        ["python experiments/cpu_study.py", *args, "--items", "sweep", "main"]
+    )
+    labels = [r["label"] for r in sweep["rows"]]
+    for row in sweep["rows"]:
+        run = found[row["label"]]
+        assert (row["timestamp"], row["commit"], row["command"]) == (
+            run["timestamp"],
+            run["commit"],
+            run["command"],
+        )
+        assert row["peak_rss_mb"] == run["peak_rss_mb"] > 0
+    assert sweep["train_s"] == pytest.approx(sum(found[label]["train_s"] for label in labels))
+    assert sweep["first_run_at"] == min(r["timestamp"] for r in sweep["rows"]) <= sweep["last_run_at"]
+    assert sweep["rerun_command"] == "python experiments/cpu_study.py --only " + " ".join(labels)
+    assert cpu_study.parse_args([*sweep["rerun_command"].split()[2:], "--synthetic"]).only == labels
     capsys.readouterr()
     stamp = Path(sweep["_path"]).stat().st_mtime_ns
     assert cpu_study.main([*args, "--items", "sweep", "main"]) == 0
@@ -342,6 +360,15 @@ def test_cpu_study_never_starts_a_run_that_does_not_fit(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "not started" in out and "start sweep" not in out
     assert not (tmp_path / "res").exists() or not list((tmp_path / "res").glob("run-*.json"))
+
+
+def test_cpu_study_lists_its_runs_without_data(tmp_path, capsys):
+    """--list-runs prints every label --only takes, on a machine without CIFAR-10."""
+    assert cpu_study.main(["--list-runs", "--data", str(tmp_path / "missing.npz")]) == 0
+    labels = capsys.readouterr().out.split()
+    assert len(labels) == len(set(labels)) == 6 + 9 + 4 + 3  # sweep, main, precision, floor
+    assert {"sweep-superinfo-b0.0001-0.0001", "main-superinfo-s0", "floor-random-init-s2"} <= set(labels)
+    assert cpu_study.parse_args(["--synthetic", "--only", *labels]).only == labels
 
 
 def test_cpu_study_smoke_refuses_the_real_results_folder():
@@ -407,3 +434,30 @@ def test_cpu_claim_runs_named_runs_with_monitors_probes_and_provenance(tmp_path,
     assert "start" not in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cpu_claim.parse_args([*study_args(tmp_path), "--only", "claim-b7-s0"])
+
+
+def test_export_encoders_compares_every_figure_and_keeps_explained_differences_apart():
+    export = load_script("experiments/export_encoders.py")
+    stored = {"knn_top1": 0.5, "robustness": {"mean_corruption": {"knn": 0.4983, "linear": 0.45}}}
+    same = {"knn_top1": 0.5, "robustness": {"mean_corruption": {"knn": 0.4983, "linear": 0.45}}}
+    assert export.compare(stored, same) == ([], {})
+    jpeg = {"knn_top1": 0.5, "robustness": {"mean_corruption": {"knn": 0.4981, "linear": 0.45}}}
+    unexplained, explained = export.compare(stored, jpeg)
+    assert unexplained == ["robustness.mean_corruption.knn: 0.4983 -> 0.4981"] and explained == {}
+    unexplained, explained = export.compare(stored, jpeg, ["robustness.mean_corruption.knn"])
+    assert unexplained == []
+    assert explained == {"robustness.mean_corruption.knn": {"stored": 0.4983, "rerun": 0.4981}}
+    # An explained figure does not excuse another: kNN must still match.
+    other = {**jpeg, "knn_top1": 0.51}
+    unexplained, _ = export.compare(stored, other, ["robustness.mean_corruption.knn"])
+    assert unexplained == ["knn_top1: 0.5 -> 0.51"]
+
+
+def test_export_encoders_refuses_an_explanation_without_a_reason(capsys):
+    export = load_script("experiments/export_encoders.py")
+    with pytest.raises(SystemExit):
+        export.main(["--rerun-dir", "x", "--explained", "knn_top1"])
+    assert "--reason" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        export.main(["--rerun-dir", "x", "--explained", "knn", "--reason", "r"])
+    assert "not a compared figure: knn" in capsys.readouterr().err
