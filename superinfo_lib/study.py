@@ -79,12 +79,16 @@ def detectable_effect(diff: dict) -> float:
 
 def reading(diff: dict | None, kind: str = "number") -> str:
     """What the interval allows one to say, with what it leaves open: "higher" / "lower" where it
-    excludes 0, else "not detected; up to <its upper end> not excluded" (accuracies in points, as
-    difference_rows writes them)."""
+    excludes 0; else, for an accuracy, "not detected; gains up to <its upper end> not excluded"
+    (in points, as difference_rows writes them), for any other measure "not detected; <low> to
+    <high> not excluded"."""
     words = verdict(diff)
     if diff is None or words != "no measurable difference at this scale":
         return words
-    return f"not detected; up to {_fmt(diff['high'], kind, signed=True)} not excluded"
+    high = _fmt(diff["high"], kind, signed=True)
+    if kind == "accuracy":
+        return f"not detected; gains up to {high} not excluded"
+    return f"not detected; {_fmt(diff['low'], kind, signed=True)} to {high} not excluded"
 
 
 def t_two_sided_p(t: float, df: int) -> float:
@@ -175,9 +179,13 @@ def summary_rows(runs: list[dict], methods=("simclr", "mib", "superinfo"), metri
     return rows
 
 
-def difference_rows(runs: list[dict], baseline: str = "simclr", others=("superinfo", "mib"), metrics=METRICS):
+def difference_rows(
+    runs: list[dict], baseline: str = "simclr", others=("superinfo", "mib"), metrics=METRICS, detailed=False
+):
     """One row per (metric, method): the paired difference method - baseline, its 95 % interval
-    and the verdict (accuracies in percentage points)."""
+    and the verdict (accuracies in percentage points). detailed=True (docs/results.md's table):
+    `reading`'s words instead of the verdict, and the difference the design detects with 80 %
+    power (`detectable_effect`)."""
     rows = []
     for key, label, kind in metrics:
         values = by_method(runs, key)
@@ -192,7 +200,8 @@ def difference_rows(runs: list[dict], baseline: str = "simclr", others=("superin
                     "mean": _fmt(diff["mean"], kind, signed=True),
                     "95 % interval": f"[{_fmt(diff['low'], kind, True)}, {_fmt(diff['high'], kind, True)}]",
                     "seeds": str(diff["n"]),
-                    "reading": verdict(diff),
+                    "reading": reading(diff, kind) if detailed else verdict(diff),
+                    **({"detectable (80 % power)": _fmt(detectable_effect(diff), kind)} if detailed else {}),
                     "_diff": diff,
                     "_key": key,
                     "_method": other,

@@ -9,10 +9,12 @@ from superinfo_lib.results import markdown_table
 from superinfo_lib.study import (
     T_975,
     by_method,
+    detectable_effect,
     difference_rows,
     mean_sd,
     metric,
     paired_difference,
+    reading,
     summary_rows,
     verdict,
 )
@@ -82,6 +84,10 @@ def test_tables_of_a_study():
     assert diffs[0]["mean"] == "+2.00" and diffs[0]["seeds"] == "2"
     table = markdown_table(diffs)
     assert "_diff" not in table and "superinfo − simclr" in table
+    assert diffs[0]["reading"] == verdict(diffs[0]["_diff"]) and "detectable (80 % power)" not in diffs[0]
+    (detailed,) = difference_rows(runs, detailed=True)
+    assert detailed["reading"] == reading(detailed["_diff"], "accuracy")
+    assert detailed["detectable (80 % power)"] == f"{100 * detectable_effect(detailed['_diff']):.2f}"
 
 
 def test_mean_sd_of_one_value_has_no_sd():
@@ -93,8 +99,6 @@ def test_mean_sd_of_one_value_has_no_sd():
 def test_detectable_effect_is_the_difference_a_paired_t_test_finds_four_times_in_five():
     """Simulate: a true difference of `detectable_effect` (noise sd 1, 3 seeds) is found (interval
     above 0) in about 80 % of experiments; half of it far less often."""
-    from superinfo_lib.study import detectable_effect, paired_difference
-
     rng = random.Random(0)
     effect = detectable_effect({"n": 3, "sd": 1.0})
     assert effect == pytest.approx((4.303 + 1.061) / 3**0.5)
@@ -112,11 +116,9 @@ def test_detectable_effect_is_the_difference_a_paired_t_test_finds_four_times_in
 
 
 def test_reading_says_not_detected_and_what_the_interval_leaves_open():
-    from superinfo_lib.study import reading
-
     noisy = paired_difference({0: 0.5, 1: 0.5, 2: 0.5}, {0: 0.52, 1: 0.47, 2: 0.51})
-    assert reading(noisy, "accuracy") == f"not detected; up to {100 * noisy['high']:+.2f} not excluded"
-    assert reading(noisy) == f"not detected; up to {noisy['high']:+.3f} not excluded"
+    assert reading(noisy, "accuracy") == f"not detected; gains up to {100 * noisy['high']:+.2f} not excluded"
+    assert reading(noisy) == f"not detected; {noisy['low']:+.3f} to {noisy['high']:+.3f} not excluded"
     worse = paired_difference({0: 0.5, 1: 0.6}, {0: 0.4, 1: 0.5})
     assert reading(worse) == verdict(worse) == "lower"
     assert reading(None) == verdict(None)

@@ -1,0 +1,249 @@
+"""docs/results.md and the README say what the stored CPU study measured.
+
+Every table of the CPU study in docs/results.md is recomputed here from results/cpu/ (the main
+runs, the untrained floor, the sweep, the precision pair), and every number its sentences and the
+README's headline quote is derived from the same files: a result file that changes, or a sentence
+that drifts from it, fails here.
+"""
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from superinfo_lib import study
+from superinfo_lib.results import load_results
+
+ROOT = Path(__file__).resolve().parent.parent
+CPU = ROOT / "results" / "cpu"
+RESULTS_PAGE = ROOT / "docs" / "results.md"
+README = ROOT / "README.md"
+FLOOR = "floor (untrained)"
+SHOWN = study.METRICS[:11]  # the probes the page shows (not the final losses)
+# The probes a SuperInfo gain would show on: kNN, linear, few-label, kNN under corruption.
+ACCURACY_PROBES = (
+    "knn_top1",
+    "linear_top1",
+    "few_label.10",
+    "few_label.100",
+    "robustness.mean_corruption.knn",
+)
+
+
+def plain(text: str) -> str:
+    """One line per paragraph, ASCII minus signs: sentences wrap anywhere in the markdown."""
+    return " ".join(text.replace("−", "-").split())
+
+
+def tables(text: str) -> list[list[dict[str, str]]]:
+    """Every markdown table in text, as rows of {column title: cell}."""
+    found, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| ---") and i > 0 and lines[i - 1].startswith("|"):
+            titles = [c.strip() for c in lines[i - 1].strip().strip("|").split("|")]
+            rows = []
+            for body in lines[i + 1 :]:
+                if not body.startswith("|"):
+                    break
+                rows.append(dict(zip(titles, (c.strip() for c in body.strip().strip("|").split("|")))))
+            found.append(rows)
+    return found
+
+
+def table_with(text: str, title: str) -> list[dict[str, str]]:
+    (table,) = [t for t in tables(text) if t and title in t[0]]
+    return table
+
+
+@pytest.fixture(scope="module")
+def runs():
+    stored = [r for r in load_results(CPU, kind="run") if r.get("item") in ("main", "floor")]
+    assert {r["method"] for r in stored} == {"simclr", "mib", "superinfo", "random-init"}
+    return stored
+
+
+@pytest.fixture(scope="module")
+def main_runs(runs):
+    return [r for r in runs if r["item"] == "main"]
+
+
+@pytest.fixture(scope="module")
+def differences(main_runs):
+    return {
+        (d["_method"], d["_key"]): d for d in study.difference_rows(main_runs, metrics=SHOWN, detailed=True)
+    }
+
+
+def means(runs, key):
+    return {method: statistics.fmean(v.values()) for method, v in study.by_method(runs, key).items()}
+
+
+def test_the_summary_table_is_the_stored_runs_with_the_untrained_floor(runs):
+    expected = study.summary_rows(runs, methods=("random-init", "simclr", "mib", "superinfo"), metrics=SHOWN)
+    expected = [{(FLOOR if k == "random-init" else k): v for k, v in row.items()} for row in expected]
+    assert table_with(RESULTS_PAGE.read_text(), FLOOR) == expected
+    assert all(row[FLOOR] != "–" and row[FLOOR].endswith("(3)") for row in expected)  # every probe
+
+
+def test_the_difference_table_is_the_stored_paired_differences(main_runs):
+    shown = table_with(RESULTS_PAGE.read_text(), "detectable (80 % power)")
+    expected = study.difference_rows(main_runs, metrics=SHOWN, detailed=True)
+    assert shown == [{k: v for k, v in d.items() if not k.startswith("_")} for d in expected]
+    for d in expected:  # the words follow the interval
+        holds_0 = d["_diff"]["low"] <= 0 <= d["_diff"]["high"]
+        assert d["reading"].startswith("not detected") == holds_0, d["metric"]
+
+
+def test_what_the_cpu_study_shows_is_what_it_measured(runs, main_runs, differences):
+    text = plain(RESULTS_PAGE.read_text())
+    knn = means(runs, "knn_top1")
+    # SimCLR's kNN and the untrained floor.
+    assert (
+        f"SimCLR reaches {100 * knn['simclr']:.1f} % kNN top-1 after 10 epochs" in text
+        and f"{100 * (knn['simclr'] - knn['random-init']):.1f} points above the untrained floor "
+        f"({100 * knn['random-init']:.1f} %)"
+        in text
+    )
+    # The KL term and z, per method: MIB's nearly empty, SuperInfo's at a fraction of SimCLR's.
+    z = means(runs, "aug_probe_z_mean_r2")
+    assert z["mib"] < 0.005 and z["random-init"] < 0.0005 < z["superinfo"]
+    assert f"(probe R² {z['mib']:.3f}, the untrained floor's {z['random-init']:.3f})" in text
+    share = round(100 * z["superinfo"] / z["simclr"])
+    assert f"{z['superinfo']:.3f}, {share} % of SimCLR's {z['simclr']:.3f}" in text
+    assert differences[("superinfo", "aug_probe_z_mean_r2")]["reading"] == "lower"
+    mu = means(runs, "aug_probe_mu_mean_r2")
+    assert f"MIB's R² falls from SimCLR's {mu['simclr']:.3f} to {mu['mib']:.3f}" in text
+    assert differences[("mib", "aug_probe_mu_mean_r2")]["reading"] == "lower"
+    assert f"SuperInfo's mu ({mu['superinfo']:.3f}) no difference is detected" in text
+    assert differences[("superinfo", "aug_probe_mu_mean_r2")]["reading"].startswith("not detected")
+    h = means(runs, "aug_probe_mean_r2")
+    assert (
+        f"(R² {h['mib']:.3f} for MIB, {h['superinfo']:.3f} for SuperInfo, against {h['simclr']:.3f}), "
+        f"though the untrained convnet's h already reads {h['random-init']:.3f}" in text
+    )
+    # MIB: its cost, and its beta and warm-up confounded (what the run files say it trained with).
+    cost = [-100 * differences[("mib", k)]["_diff"]["mean"] for k in ("knn_top1", "linear_top1")]
+    assert f"MIB costs {cost[0]:.1f} points of kNN and {cost[1]:.1f} of linear accuracy" in text
+    by = {m: [r for r in main_runs if r["method"] == m] for m in ("mib", "superinfo")}
+    assert {(r["beta_12"], r["beta_21"], r["beta_warmup_fraction"]) for r in by["mib"]} == {(1e-2, 1e-2, 0.5)}
+    assert {(r["beta_12"], r["beta_warmup_fraction"]) for r in by["superinfo"]} == {(1e-4, 0.0)}
+    assert "its β (1e-2 per direction, 100 times SuperInfo's) and its warm-up" in text
+    assert "the study does not separate the two, so the cost cannot be put on β alone" in text
+    sweep = {
+        (r["beta_12"], r["beta_21"]): r for r in json.loads((CPU / "sweep-cpu.json").read_text())["rows"]
+    }
+    lost = 100 * (sweep[(0.0, 0.0)]["knn_top1"] - sweep[(1e-2, 1e-2)]["knn_top1"])
+    assert f"β = 1e-2 with no warm-up lost {lost:.1f} kNN points to β = 0: one seed" in text
+    # SuperInfo: not detected on every accuracy probe; what the intervals leave open; what 3 seeds detect.
+    diffs = [differences[("superinfo", k)] for k in ACCURACY_PROBES]
+    assert all(d["reading"].startswith("not detected") for d in diffs)
+    highs = [f"{100 * d['_diff']['high']:+.2f}" for d in diffs]
+    names = ("(kNN)", "(linear)", "(10 labels/class)", "(100 labels/class)", "points (kNN under corruption)")
+    said = [f"{v} {n}" for v, n in zip(highs, names)]
+    assert f"leave gains up to {', '.join(said[:4])} and {said[4]} not excluded" in text
+    detectable = [100 * study.detectable_effect(d["_diff"]) for d in diffs]
+    span = f"{min(detectable):.1f} to {max(detectable):.1f} points"
+    assert f"Three seeds detect, with 80 % power, only differences of about {span}" in text
+    widest = max(diffs, key=lambda d: d["_diff"]["high"])
+    assert widest["_key"] == "linear_top1"
+    top = f"{100 * widest['_diff']['high']:.1f}"
+    assert (
+        f"not detected at this scale; gains up to about {top} points (linear probe) are not excluded" in text
+    )
+    mu_knn = differences[("superinfo", "knn_top1_mu")]
+    assert (
+        mu_knn["reading"] == "lower"
+        and f"Only kNN on mu is lower ({-100 * mu_knn['_diff']['mean']:.1f} points)" in text
+    )
+    # The README's headline: the same numbers.
+    readme = plain(README.read_text())
+    assert (
+        f"SimCLR reaches {100 * knn['simclr']:.1f} % kNN top-1, against {100 * knn['random-init']:.1f} %"
+        in readme
+    )
+    ten = f"{100 * differences[('superinfo', 'few_label.10')]['_diff']['high']:.1f}"
+    assert (
+        f"gains up to about {top} points (linear probe; {ten} with 10 labels per class) are not excluded"
+        in readme
+    )
+    assert f"only differences of about {span.replace(' to ', '–')}" in readme
+    for where in (text, readme):
+        assert "not reproduced at this scale" not in where and "no measurable difference" not in where
+
+
+def test_the_sweep_table_and_its_floor_row(runs):
+    stored = json.loads((CPU / "sweep-cpu.json").read_text())
+    assert stored["evaluated_on"] == "validation" and stored["complete"]
+    shown = table_with(RESULTS_PAGE.read_text(), "β12 / β21")
+    rows = {(r["beta_12"], r["beta_21"]): r for r in stored["rows"]}
+    assert len(shown) == len(rows) + 1
+    for line in shown[:-1]:
+        r = rows[tuple(float(b) for b in line["β12 / β21"].split(" / "))]
+        assert (
+            line["kNN %"] == f"{100 * r['knn_top1']:.2f}"
+            and line["linear %"] == f"{100 * r['linear_top1']:.2f}"
+        )
+        assert line["10 labels/class %"] == f"{100 * r['few_label']['10']:.2f}"
+        for title, key in (("aug R² h", "aug_probe_mean_r2"), ("aug R² mu", "aug_probe_mu_mean_r2")):
+            assert line[title] == f"{r[key]:.3f}"
+        assert float(line["aug R² z"]) == pytest.approx(r["aug_probe_z_mean_r2"], abs=5e-4)
+        assert (
+            line["median σ"] == f"{r['sigma_median']:.3g}"
+            and line["final KL(q1‖q2)"] == f"{r['final_kl_12']:.3g}"
+        )
+    floor = shown[-1]
+    assert floor["β12 / β21"] == "floor (untrained; test images)" and floor["final KL(q1‖q2)"] == "–"
+    floor_runs = [r for r in runs if r["item"] == "floor"]
+    assert {r["evaluated_on"] for r in floor_runs} == {"test"} and len(floor_runs) == 3
+    m = {key: statistics.fmean(study.metric(r, key) for r in floor_runs) for key, _, _ in SHOWN}
+    assert (
+        floor["kNN %"] == f"{100 * m['knn_top1']:.2f}"
+        and floor["linear %"] == f"{100 * m['linear_top1']:.2f}"
+    )
+    assert floor["10 labels/class %"] == f"{100 * m['few_label.10']:.2f}"
+    assert (
+        floor["aug R² h"] == f"{m['aug_probe_mean_r2']:.3f}"
+        and floor["aug R² mu"] == f"{m['aug_probe_mu_mean_r2']:.3f}"
+    )
+    assert (
+        floor["aug R² z"] == f"{m['aug_probe_z_mean_r2']:.3f}"
+        and floor["median σ"] == f"{m['sigma_median']:.3g}"
+    )
+    # The asymmetric pair against the symmetric one with the same sum: one seed each, and how far apart.
+    asym, sym = rows[(2e-2, 0.0)], rows[(1e-2, 1e-2)]
+    knn_gap = 100 * abs(asym["knn_top1"] - sym["knn_top1"])
+    linear_gap = 100 * abs(asym["linear_top1"] - sym["linear_top1"])
+    assert (asym["knn_top1"] - sym["knn_top1"]) * (
+        asym["linear_top1"] - sym["linear_top1"]
+    ) < 0  # "the other way round"
+    text = plain(RESULTS_PAGE.read_text())
+    assert (
+        f"with one seed each, they are {knn_gap:.2f} points apart in kNN "
+        f"({100 * asym['knn_top1']:.2f} against {100 * sym['knn_top1']:.2f} %) "
+        f"and {linear_gap:.2f} in linear accuracy, the other way round" in text
+    )
+    assert {r["seed"] for r in load_results(CPU, kind="run") if r.get("item") == "sweep"} == {0}
+
+
+def test_the_bf16_sentence_says_what_was_compared(main_runs):
+    precision = {r["precision"]: r for r in load_results(CPU, kind="run") if r.get("item") == "precision"}
+    assert set(precision) == {"bf16", "fp32"}  # one run each
+    bf16, fp32 = precision["bf16"], precision["fp32"]
+    assert {r["seed"] for r in precision.values()} == {0} and {
+        r["epochs_done"] for r in precision.values()
+    } == {4}
+    assert {r["evaluated_on"] for r in precision.values()} == {"validation"}
+    monitor = fp32["per_epoch"][-1]["knn_top1"]
+    assert monitor != fp32["knn_top1"]  # the fp32 run's own monitor (fp32 features) is not its evaluation
+    gap = 100 * (bf16["knn_top1"] - fp32["knn_top1"])
+    sd = statistics.stdev(r["knn_top1"] for r in main_runs if r["method"] == "simclr")
+    text = plain(RESULTS_PAGE.read_text())
+    assert (
+        f"{100 * bf16['knn_top1']:.2f} % kNN for the bf16-trained run, "
+        f"{100 * fp32['knn_top1']:.2f} % for the fp32-trained one, a gap of {gap:+.2f} points "
+        f"(bf16 - fp32: fp32 higher), against SimCLR's seed-to-seed sd of {100 * sd:.2f} points" in text
+    )
+    assert gap < 0 and f"fourth epoch, with features in fp32, read {100 * monitor:.2f} %" in text
+    assert "Both runs' final evaluations extracted their features in bf16" in text
+    assert bf16["precision"] == "bf16" and all(r["precision"] == "bf16" for r in main_runs)
