@@ -7,6 +7,10 @@ For every sweep and main run of the stored study (results/cpu/run-*.json) whose 
 --work-dir, this checks that the re-run's result (in --rerun-dir) has the stored figures, then
 writes results/cpu/encoders/<label>.safetensors and the manifest (superinfo_lib.pretrained).
 With --verify it also recomputes the stored kNN accuracy from the written file.
+
+A figure may differ only where the cause is known and given: `--explained KEY ... --reason TEXT`
+exports such a re-run anyway and records, in its manifest entry, the re-run's file and each
+explained figure as stored and as re-run (the reason goes into the manifest once).
 """
 
 from __future__ import annotations
@@ -46,13 +50,14 @@ def figure(record: dict, key: str):
     return value
 
 
-def compare(stored: dict, rerun: dict) -> list[str]:
-    """The figures that differ between the stored run and its re-run, as 'key: stored -> rerun'."""
-    return [
-        f"{key}: {figure(stored, key)} -> {figure(rerun, key)}"
-        for key in FIGURES
-        if figure(stored, key) != figure(rerun, key)
-    ]
+def compare(stored: dict, rerun: dict, explained=()) -> tuple[list[str], dict]:
+    """The figures that differ between the stored run and its re-run: those not in `explained`
+    as 'key: stored -> rerun', and those in it as {key: {"stored", "rerun"}}."""
+    differ = [key for key in FIGURES if figure(stored, key) != figure(rerun, key)]
+    unexplained = [f"{k}: {figure(stored, k)} -> {figure(rerun, k)}" for k in differ if k not in explained]
+    return unexplained, {
+        k: {"stored": figure(stored, k), "rerun": figure(rerun, k)} for k in differ if k in explained
+    }
 
 
 def repository_path(path: str) -> str:
@@ -73,7 +78,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(pretrained.ENCODERS_DIR))
     parser.add_argument("--verify", action="store_true", help="recompute kNN from each written file")
     parser.add_argument("--data", default=None, help="CIFAR-10 pack (for --verify)")
+    parser.add_argument(
+        "--explained", nargs="+", default=[], metavar="KEY", help="figures allowed to differ (needs --reason)"
+    )
+    parser.add_argument("--reason", default=None, help="why the --explained figures differ")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.explained) - set(FIGURES))
+    if unknown:
+        known = ", ".join(FIGURES)
+        parser.error(f"--explained: not a compared figure: {', '.join(unknown)} (known: {known})")
+    if bool(args.explained) != bool(args.reason):
+        parser.error("--explained and --reason go together: name the figures and say why they differ")
     stored = [
         r
         for r in results.load_results(args.results_dir, kind="run", include_cpu=True)
@@ -88,7 +103,7 @@ def main(argv=None) -> int:
         if label not in reruns or not checkpoint.is_file():
             problems.append(f"{label}: no re-run result or checkpoint")
             continue
-        differences = compare(record, reruns[label])
+        differences, explained = compare(record, reruns[label], args.explained)
         if differences:
             problems.append(f"{label}: the re-run differs: " + "; ".join(differences))
             continue
@@ -112,9 +127,14 @@ def main(argv=None) -> int:
             "commit": reruns[label]["commit"],
             "knn_top1": record["knn_top1"],
         }
+        if explained:
+            entry["rerun_file"] = repository_path(reruns[label]["_path"])
+            entry["differs_from_run_file"] = explained
         entries.append(entry)
         print(f"{label}: {info['bytes']} bytes, sha256 {info['sha256'][:12]}…", flush=True)
     manifest = {"format": 1, "source": "experiments/export_encoders.py", "encoders": entries}
+    if args.explained:
+        manifest["differences_explained"] = {"figures": args.explained, "reason": args.reason}
     manifest_path = Path(args.out) / pretrained.MANIFEST_NAME
     results.write_json(manifest_path, manifest)
     total = sum(e["bytes"] for e in entries)

@@ -1,6 +1,7 @@
 """superinfo_lib.pretrained: published encoders, verified by the manifest's sha256, from a folder
 or from a real local HTTP server."""
 
+import importlib.util
 import json
 import socket
 import subprocess
@@ -16,6 +17,14 @@ from superinfo_lib.download import VerificationError
 from superinfo_lib.models import Encoder, SuperInfoModel
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_export_script():
+    path = ROOT / "experiments" / "export_encoders.py"
+    spec = importlib.util.spec_from_file_location("export_encoders", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def publish(folder: Path, names=("enc-a", "enc-b")) -> dict[str, SuperInfoModel]:
@@ -138,9 +147,12 @@ def test_the_repositorys_encoders_verify_and_load():
     """Every published encoder of the CPU study: its file is the manifest's, it loads, it is the
     encoder of the run file it names, and all of them together stay small."""
     entries = pretrained.list_encoders()
-    study_runs = {p.stem[len("run-") :] for p in (ROOT / "results" / "cpu").glob("run-*.json")}
-    assert entries and {e["name"] for e in entries} <= study_runs
+    cpu = ROOT / "results" / "cpu"
+    study_runs = {p.stem[len("run-") :] for item in ("main", "sweep") for p in cpu.glob(f"run-{item}-*.json")}
+    assert len(study_runs) == 15 and {e["name"] for e in entries} == study_runs  # 9 main, 6 sweep
     assert sum(e["bytes"] for e in entries) <= 20 * 2**20
+    explained = pretrained.read_manifest().get("differences_explained")
+    export = load_export_script()
     for entry in entries:
         encoder = pretrained.load_encoder(entry["name"])
         assert not encoder.training and encoder.arch == entry["arch"]
@@ -151,3 +163,10 @@ def test_the_repositorys_encoders_verify_and_load():
             entry["beta_21"],
             entry["seed"],
         )
+        # A re-run's figure that differs from the stored run's is named, with both values, and
+        # is one the manifest explains; the re-run's own file holds it.
+        for key, values in entry.get("differs_from_run_file", {}).items():
+            assert explained and key in explained["figures"] and values["stored"] != values["rerun"]
+            rerun = json.loads((ROOT / entry["rerun_file"]).read_text())
+            assert export.figure(run, key) == values["stored"]
+            assert export.figure(rerun, key) == values["rerun"]

@@ -14,17 +14,33 @@ from superinfo_lib.profiles import (
 from superinfo_lib.train import TrainConfig
 
 
-@pytest.mark.parametrize("profile", ["smoke", "gpu", "full"])
-def test_evaluation_reads_what_training_of_the_same_profile_wrote(profile):
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "full"])
+def test_evaluation_reads_the_stored_encoders_everywhere_and_own_runs_on_a_gpu(profile):
     train, evaluate = TRAINING[profile], EVALUATION[profile]
     assert evaluate["methods"] == train["methods"] and set(train["methods"]) <= set(PRESETS)
-    for key, value in evaluate["train"].items():
-        assert train[key] == value, key  # a smoke checkpoint trained in notebook 6 is notebook 5's
-    assert (evaluate["train_limit"], evaluate["test_limit"]) == (train["train_limit"], train["test_limit"])
-    assert evaluate["train_missing"] == (profile == "smoke")  # only tiny runs are trained on the spot
+    stored = evaluate["stored"]
+    assert stored["map_images"] <= (stored["test_limit"] or 10000)
+    assert stored["probe_images"] <= (stored["test_limit"] or 10000)
+    assert stored["neighbour_queries"] <= (stored["test_limit"] or 10000)
+    own = evaluate["own_runs"]
+    assert (own is None) == (profile in ("smoke", "cpu"))  # only GPU profiles have checkpoints to read
+    if own is not None:  # the images notebook 5 trained on
+        assert (own["train_limit"], own["test_limit"]) == (train["train_limit"], train["test_limit"])
 
 
-@pytest.mark.parametrize("profile", ["smoke", "gpu", "full"])
+def test_cpu_training_profile_is_make_train():
+    """Notebook 5's cpu profile trains what `make train` trains on a CPU (the trainer's CPU defaults)."""
+    cpu = TRAINING["cpu"]
+    defaults = TrainConfig(loss="superinfo", device="cpu").resolve()
+    assert (cpu["arch"], cpu["epochs"], cpu["batch_size"]) == (
+        defaults.arch,
+        defaults.epochs,
+        defaults.batch_size,
+    )
+    assert cpu["temperature"] == defaults.preset.temperature and cpu["train_limit"] is None
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "full"])
 def test_every_training_profile_is_a_valid_trainer_config(profile):
     s = TRAINING[profile]
     cfg = TrainConfig(
@@ -43,3 +59,5 @@ def test_one_line_says_what_runs_and_how_long():
     line = describe_evaluation("gpu", EVALUATION["gpu"])
     assert "\n" not in line and "10,000 test images" in line and EVALUATION_TIME["gpu"] in line
     assert "ESTIMATED" in line  # unmeasured times say so
+    line = describe_evaluation("cpu", EVALUATION["cpu"])
+    assert "stored encoders" in line and "checkpoints" not in line and EVALUATION_TIME["cpu"] in line
