@@ -1,6 +1,6 @@
 """Evaluation on frozen features: weighted kNN and a linear probe.
 
-Protocol (that of the peer projects the README cites): features of the un-augmented
+Protocol (that of the peer projects docs/results.md cites): features of the un-augmented
 images, L2-normalised, cosine kNN with k = 200 and temperature 0.1, weighted votes;
 a linear classifier on features extracted once from the frozen backbone (eval mode,
 so batch-norm statistics are frozen too). Report the final epoch, never the best.

@@ -4,7 +4,7 @@
       + beta_12 * mean_i KL(q1_i || q2_i)
       + beta_21 * mean_i KL(q2_i || q1_i)
 
-This is the project's formulation (README, "The objective"):
+This is the project's formulation (docs/objective.md):
 the paper (arXiv 2408.10292) defines the terms but its coefficients and recipe are
 unknown. beta = 0 is SimCLR with a stochastic head; symmetric beta with an
 exponential warm-up is MIB (Federici et al., 2020) with an InfoNCE critic.

@@ -255,7 +255,7 @@ def start_run(cfg: TrainConfig, dist_info: distributed.DistInfo, data: ImageData
             f"CPU run: the CPU study's recipe, short ({cfg.arch} convnet, {cfg.epochs} epochs on all "
             f"training images, batch {cfg.batch_size}, temperature {cfg.preset.temperature}, "
             f"{cfg.precision}); about 3 minutes on 2 cores. The CPU study trains this recipe for "
-            "10 epochs (README, Results); a GPU run trains ResNet-18 for 100. Pass --epochs, --arch "
+            "10 epochs (docs/results.md); a GPU run trains ResNet-18 for 100. Pass --epochs, --arch "
             "or --train-limit to change it."
         )
     data = data or load_data(cfg, dist_info)
@@ -630,7 +630,10 @@ def parse_args(argv=None) -> TrainConfig:
         "--data", default=None, help="CIFAR-10 pack (.npz) or torchvision folder (default: search)"
     )
     parser.add_argument(
-        "--no-download", dest="download", action="store_false", help="never try torchvision's download"
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="never download CIFAR-10 (neither the JPEG pack nor torchvision's)",
     )
     parser.add_argument("--synthetic", action="store_true", help="train on the synthetic image set (tests)")
     parser.add_argument("--out", default=None, help="run folder (default runs/<loss>)")
