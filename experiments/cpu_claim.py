@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fcntl
 import json
 import os
 import shlex
@@ -44,12 +43,10 @@ from superinfo_lib.checkpoint import load_checkpoint_model
 from superinfo_lib.data import (
     AUGMENT_PRESETS,
     ImageData,
-    find_cifar10,
     load_cifar10,
     synthetic_images,
     validation_split,
 )
-from superinfo_lib.download import sha256_file
 from superinfo_lib.eval import evaluate_model, extract_features
 from superinfo_lib.metrics import epoch_history
 from superinfo_lib.train import CPU_RECIPE, TrainConfig, train
@@ -124,12 +121,7 @@ def run_spec(spec: dict, args) -> Path:
     """Train to epoch 10, 20 and 30 (resuming the run's checkpoint), evaluating at each."""
     torch.set_num_threads(args.threads)
     work = Path(args.work_dir) / spec["label"]
-    work.mkdir(parents=True, exist_ok=True)
-    lock = open(work / ".lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise SystemExit(f"{spec['label']}: another process is running it ({work})") from None
+    lock = jobs.lock_run(work, spec["label"])  # noqa: F841 (held until the run ends)
     val, test = load_splits(args)
     cfg = TrainConfig(
         loss="superinfo",
@@ -258,42 +250,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of this call")
-    parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search")
-    parser.add_argument(
-        "--results-dir", default=None, help="default results/cpu-claim (smoke: runs/cpu_claim_smoke)"
+    jobs.add_queue_args(
+        parser, "default results/cpu-claim (smoke: runs/cpu_claim_smoke)", ROOT / "runs" / "cpu_claim"
     )
-    parser.add_argument("--work-dir", default=str(ROOT / "runs" / "cpu_claim"), help="checkpoints and logs")
-    parser.add_argument(
-        "--only", nargs="+", default=None, metavar="LABEL", help="just these runs (--list-runs)"
-    )
-    parser.add_argument("--list-runs", action="store_true", help="print every run's label and exit")
-    parser.add_argument("--parallel", type=int, default=2, help="runs at once (default 2: one per core)")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="threads per run (default: cores / parallel)"
-    )
-    parser.add_argument("--precision", default="auto", help="auto: bf16 where the CPU has native bf16")
-    parser.add_argument("--smoke", action="store_true", help="tiny runs: the code path, no figures")
-    parser.add_argument("--synthetic", action="store_true", help="synthetic images (with --smoke)")
-    parser.add_argument("--train-limit", type=int, default=None, help="first N training images only")
-    parser.add_argument("--test-limit", type=int, default=None, help="first N test images only")
-    parser.add_argument("--run", default=None, help=argparse.SUPPRESS)  # a worker: one run's spec (JSON)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.command_args = [a for i, a in enumerate(argv) if a != "--run" and (i == 0 or argv[i - 1] != "--run")]
-    if args.budget_s is not None and args.budget_s <= 0:
-        parser.error(f"--budget-s must be > 0, got {args.budget_s}")
-    if args.parallel < 1:
-        parser.error(f"--parallel must be >= 1, got {args.parallel}")
-    if args.smoke and not (args.synthetic or args.train_limit):
-        args.train_limit, args.test_limit = 512, 256
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    args.threads = args.threads or max(1, cores // args.parallel)
-    args.results_dir = Path(
-        args.results_dir or (ROOT / "runs" / "cpu_claim_smoke" if args.smoke else CLAIM_RESULTS_DIR)
-    )
-    if args.smoke and args.results_dir.resolve() == CLAIM_RESULTS_DIR.resolve():
-        parser.error(f"--smoke results must not go into {CLAIM_RESULTS_DIR}: give another --results-dir")
+    args = jobs.parse_queue_args(parser, argv, CLAIM_RESULTS_DIR, ROOT / "runs" / "cpu_claim_smoke")
     args.batch_size = 32 if args.smoke else CPU_RECIPE["batch_size"]
     args.epochs = 3 if args.smoke else EPOCHS
     args.monitor_epochs = (1, 2) if args.smoke else MONITOR_EPOCHS
@@ -304,19 +264,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.linear_epochs = 5 if args.smoke else 100
     args.label_draws = 4 if args.smoke else LABEL_DRAWS
     args.probe_images = 128 if args.smoke else 5000
-    if args.only:
-        known = [s["label"] for s in specs(args)]
-        unknown = [label for label in args.only if label not in known]
-        if unknown:
-            parser.error(f"--only: unknown run(s) {', '.join(unknown)}; the runs are: {', '.join(known)}")
-    if args.precision == "auto":
-        from superinfo_lib.step import choose_precision
-
-        args.precision = choose_precision("cpu")
-    args.data_sha256 = None
-    if not args.synthetic:
-        found = find_cifar10(args.data)
-        args.data_sha256 = sha256_file(found) if found.is_file() else None
+    jobs.check_only(parser, args.only, [s["label"] for s in specs(args)])
     return args
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fcntl
 import json
 import os
 import shlex
@@ -46,8 +45,7 @@ import torch
 
 from superinfo_lib import jobs, results
 from superinfo_lib.checkpoint import load_checkpoint_model
-from superinfo_lib.data import find_cifar10, load_cifar10, synthetic_images, validation_split
-from superinfo_lib.download import sha256_file
+from superinfo_lib.data import load_cifar10, synthetic_images, validation_split
 from superinfo_lib.eval import evaluate_model
 from superinfo_lib.metrics import epoch_history
 from superinfo_lib.models import SuperInfoModel
@@ -255,12 +253,7 @@ def run_spec(spec: dict, args) -> Path:
     """Train (resuming the run's checkpoint), evaluate, write the run's result JSON."""
     torch.set_num_threads(args.threads)
     work = Path(args.work_dir) / spec["label"]
-    work.mkdir(parents=True, exist_ok=True)
-    lock = open(work / ".lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise SystemExit(f"{spec['label']}: another process is running it ({work})") from None
+    lock = jobs.lock_run(work, spec["label"])  # noqa: F841 (held until the run ends)
     data = load_data(args)
     if spec["evaluated_on"] == "validation":
         data = validation_split(data, args.val_holdout)
@@ -434,43 +427,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of this call")
-    parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search")
-    parser.add_argument(
-        "--results-dir", default=None, help="default results/cpu (smoke: runs/cpu_study_smoke)"
+    jobs.add_queue_args(
+        parser, "default results/cpu (smoke: runs/cpu_study_smoke)", ROOT / "runs" / "cpu_study"
     )
-    parser.add_argument("--work-dir", default=str(ROOT / "runs" / "cpu_study"), help="checkpoints and logs")
     parser.add_argument("--items", nargs="*", default=list(ITEMS), choices=ITEMS, help="restrict the queue")
-    parser.add_argument(
-        "--only", nargs="+", default=None, metavar="LABEL",
-        help="run just these runs, by label (e.g. main-superinfo-s0); --list-runs prints the labels",
-    )  # fmt: skip
-    parser.add_argument("--list-runs", action="store_true", help="print every run's label and exit")
-    parser.add_argument("--parallel", type=int, default=2, help="runs at once (default 2: one per core)")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="threads per run (default: cores / parallel)"
-    )
-    parser.add_argument("--precision", default="auto", help="auto: bf16 where the CPU has native bf16")
-    parser.add_argument("--smoke", action="store_true", help="tiny runs: the code path, no figures")
-    parser.add_argument("--synthetic", action="store_true", help="synthetic images (with --smoke)")
-    parser.add_argument("--train-limit", type=int, default=None, help="first N training images only")
-    parser.add_argument("--test-limit", type=int, default=None, help="first N test images only")
-    parser.add_argument("--run", default=None, help=argparse.SUPPRESS)  # a worker: one run's spec (JSON)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.command_args = [a for i, a in enumerate(argv) if a != "--run" and (i == 0 or argv[i - 1] != "--run")]
-    if args.budget_s is not None and args.budget_s <= 0:
-        parser.error(f"--budget-s must be > 0, got {args.budget_s}")
-    if args.parallel < 1:
-        parser.error(f"--parallel must be >= 1, got {args.parallel}")
-    if args.smoke and not (args.synthetic or args.train_limit):
-        args.train_limit, args.test_limit = 512, 256
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    args.threads = args.threads or max(1, cores // args.parallel)
-    default_dir = ROOT / "runs" / "cpu_study_smoke" if args.smoke else CPU_RESULTS_DIR
-    args.results_dir = Path(args.results_dir or default_dir)
-    if args.smoke and args.results_dir.resolve() == CPU_RESULTS_DIR.resolve():
-        parser.error(f"--smoke results must not go into {CPU_RESULTS_DIR}: give another --results-dir")
+    args = jobs.parse_queue_args(parser, argv, CPU_RESULTS_DIR, ROOT / "runs" / "cpu_study_smoke")
     args.arch, args.temperature, args.lr = RECIPE["arch"], RECIPE["temperature"], None
     args.batch_size = 32 if args.smoke else RECIPE["batch_size"]
     args.epochs = {"sweep": 1, "main": 1, "precision": 1} if args.smoke else EPOCHS
@@ -484,17 +445,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.probe_images = 128 if args.smoke else 5000
     args.robustness_images = 32 if args.smoke else 2000
     if args.only:
-        known = all_labels(args)
-        unknown = [label for label in args.only if label not in known]
-        if unknown:
-            parser.error(f"--only: unknown run(s) {', '.join(unknown)}; the runs are: {', '.join(known)}")
+        jobs.check_only(parser, args.only, all_labels(args))
         args.items = [i for i in args.items if i != "bench"]
-    if args.precision == "auto":
-        from superinfo_lib.step import choose_precision
-
-        args.precision = choose_precision("cpu")
-    found = None if args.synthetic or args.list_runs else find_cifar10(args.data)  # listing needs no data
-    args.data_sha256 = sha256_file(found) if found is not None and found.is_file() else None
     return args
 
 

@@ -193,3 +193,86 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------------------- CPU queues
+# experiments/cpu_study.py and experiments/cpu_claim.py: resumable queues of named runs, one
+# worker process per run.
+
+
+def add_queue_args(parser: argparse.ArgumentParser, results_help: str, work_dir: Path) -> None:
+    """The flags every CPU queue takes (its own go on after them)."""
+    parser.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of this call")
+    parser.add_argument("--data", default=None, help="CIFAR-10 pack (.npz); default: superinfo_lib's search")
+    parser.add_argument("--results-dir", default=None, help=results_help)
+    parser.add_argument("--work-dir", default=str(work_dir), help="checkpoints and logs")
+    parser.add_argument(
+        "--only", nargs="+", default=None, metavar="LABEL",
+        help="run just these runs, by label; --list-runs prints the labels",
+    )  # fmt: skip
+    parser.add_argument("--list-runs", action="store_true", help="print every run's label and exit")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at once (default 2: one per core)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per run (default: cores / parallel)"
+    )
+    parser.add_argument("--precision", default="auto", help="auto: bf16 where the CPU has native bf16")
+    parser.add_argument("--smoke", action="store_true", help="tiny runs: the code path, no figures")
+    parser.add_argument("--synthetic", action="store_true", help="synthetic images (with --smoke)")
+    parser.add_argument("--train-limit", type=int, default=None, help="first N training images only")
+    parser.add_argument("--test-limit", type=int, default=None, help="first N test images only")
+    parser.add_argument("--run", default=None, help=argparse.SUPPRESS)  # a worker: one run's spec (JSON)
+
+
+def parse_queue_args(
+    parser: argparse.ArgumentParser, argv, results_dir: Path, smoke_results_dir: Path
+) -> argparse.Namespace:
+    """Parse and check a queue's flags: the arguments to repeat for each worker (command_args),
+    threads per run, where results go (smoke results never into `results_dir`), the precision,
+    and the data file's sha256 (None for synthetic images or a listing, which needs no data)."""
+    import sys
+
+    from .data import find_cifar10
+    from .download import sha256_file
+    from .step import choose_precision
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.command_args = [a for i, a in enumerate(argv) if a != "--run" and (i == 0 or argv[i - 1] != "--run")]
+    if args.budget_s is not None and args.budget_s <= 0:
+        parser.error(f"--budget-s must be > 0, got {args.budget_s}")
+    if args.parallel < 1:
+        parser.error(f"--parallel must be >= 1, got {args.parallel}")
+    if args.smoke and not (args.synthetic or args.train_limit):
+        args.train_limit, args.test_limit = 512, 256
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    args.threads = args.threads or max(1, cores // args.parallel)
+    args.results_dir = Path(args.results_dir or (smoke_results_dir if args.smoke else results_dir))
+    if args.smoke and args.results_dir.resolve() == Path(results_dir).resolve():
+        parser.error(f"--smoke results must not go into {results_dir}: give another --results-dir")
+    if args.precision == "auto":
+        args.precision = choose_precision("cpu")
+    found = None if args.synthetic or args.list_runs else find_cifar10(args.data)
+    args.data_sha256 = sha256_file(found) if found is not None and found.is_file() else None
+    return args
+
+
+def check_only(parser: argparse.ArgumentParser, only: list[str] | None, known: list[str]) -> None:
+    """--only names runs of this queue, or the error lists them."""
+    unknown = [label for label in only or () if label not in known]
+    if unknown:
+        parser.error(f"--only: unknown run(s) {', '.join(unknown)}; the runs are: {', '.join(known)}")
+
+
+def lock_run(work: Path, label: str):
+    """Hold an exclusive lock on a run's folder for this process's life (a second worker on the
+    same run stops at once, naming it); returns the open lock file, to keep."""
+    import fcntl
+
+    work.mkdir(parents=True, exist_ok=True)
+    lock = open(work / ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise SystemExit(f"{label}: another process is running it ({work})") from None
+    return lock
