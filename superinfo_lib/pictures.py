@@ -24,7 +24,7 @@ def encode(encoder, images: torch.Tensor, batch_size: int = 256, precision: str 
     images (N, 3, H, W): {"h": (N, F), "mu": (N, K), "sigma": (N, K)}, float32 on the CPU."""
     device = next(encoder.parameters()).device
     precision = precision or choose_precision(device)
-    out = {"h": [], "mu": [], "sigma": []}
+    out = {}
     for start in range(0, len(images), batch_size):
         x = normalize(images[start : start + batch_size].to(device)).contiguous(
             memory_format=torch.channels_last
@@ -32,10 +32,12 @@ def encode(encoder, images: torch.Tensor, batch_size: int = 256, precision: str 
         with autocast(device, precision):
             h = encoder.backbone(x)
             mu, logvar = encoder.head(h)
-        out["h"].append(h.float().cpu())
-        out["mu"].append(mu.float().cpu())
-        out["sigma"].append(torch.exp(0.5 * logvar.float()).cpu())
-    return {k: torch.cat(v) for k, v in out.items()}
+        batch = {"h": h.float(), "mu": mu.float(), "sigma": torch.exp(0.5 * logvar.float())}
+        for key, value in batch.items():
+            if key not in out:  # filled in place: no list of batches to concatenate at the end
+                out[key] = torch.empty(len(images), value.shape[1])
+            out[key][start : start + len(value)] = value.cpu()
+    return out
 
 
 def nearest(database: torch.Tensor, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -47,7 +47,7 @@ TRAINING = {
 }
 TRAINING_TIME = {
     "smoke": "about 1 minute on 2 CPU cores (measured)",
-    "cpu": "about 12 minutes on 2 CPU cores (ESTIMATED from make train's 3 minutes per method)",
+    "cpu": "about 40 minutes on 2 CPU cores (measured)",
     "gpu": "an ESTIMATED 30-45 minutes on a free Colab T4 (not measured)",
     "full": "an ESTIMATED 10-20 minutes per method on an H100-class GPU (not yet timed)",
 }
@@ -95,8 +95,8 @@ EVALUATION = {
     },
 }
 EVALUATION_TIME = {
-    "smoke": "about 1 minute on 2 CPU cores (ESTIMATED)",
-    "cpu": "about 4 minutes on 2 CPU cores (ESTIMATED)",
+    "smoke": "about 1 minute on 2 CPU cores (measured)",
+    "cpu": "about 3-5 minutes on 2 CPU cores (measured)",
     "gpu": "an ESTIMATED 3-5 minutes on a T4 (not measured)",
     "full": "an ESTIMATED 3-5 minutes on an H100-class GPU (not measured)",
 }
