@@ -1,7 +1,8 @@
 """The course in a real browser: JupyterLab 4 + headless Chromium (Playwright).
 
-test_course_in_jupyterlab opens every notebook 01-07 as shipped (profile "auto": smoke on a CPU)
-in a temporary copy of notebooks/, in course order (06 reuses 05's checkpoints), runs all its
+test_course_in_jupyterlab opens every notebook 01-07 as shipped (profile "auto": smoke on a CPU;
+notebook 6's cpu, the stored encoders on all of CIFAR-10)
+in a temporary copy of notebooks/, in course order, runs all its
 cells, checks that no output shows an error, that it finished within its stated time, and that
 exercises (if any) ran their fallbacks; a screenshot of each goes to test-output/.
 
@@ -78,9 +79,11 @@ COURSE = (
     "06_evaluation",
     "07_coefficient_explorer",
 )
-# The time each notebook may take under "auto" on a 2-core CPU (the course promises <= 2 minutes),
+# The time each notebook may take under "auto" on a 2-core CPU (the course promises <= 2 minutes;
+# notebook 6 states 3-5: on a CPU its auto reads all of CIFAR-10 through the stored encoders),
 # Run All to the last cell; the margin covers kernel start and a browser on the same two cores.
 STATED_S = 120
+STATED_S_OF = {"06_evaluation": 300}
 MARGIN_S = 30
 # A subset while working on some notebooks, e.g. SUPERINFO_BROWSER_NOTEBOOKS=01,07 (default: all, in order).
 ONLY = [k for k in os.environ.get("SUPERINFO_BROWSER_NOTEBOOKS", "").split(",") if k]
@@ -405,14 +408,15 @@ def test_course_in_jupyterlab(tmp_path):
                     run_started = time.monotonic()
                     run_all(page, watch="first")
                     try:
-                        page.wait_for_function(RUN_FINISHED, timeout=(STATED_S + MARGIN_S) * 1000)
+                        stated = STATED_S_OF.get(name, STATED_S)
+                        page.wait_for_function(RUN_FINISHED, timeout=(stated + MARGIN_S) * 1000)
                         page.wait_for_selector(IDLE)
                     finally:
                         timings[name] = time.monotonic() - run_started
                         screenshot_notebook(page, shots / f"{name}.png")
                     errors = page.evaluate(OUTPUT_ERRORS)
                     assert not errors, f"{name}: error output:\n" + "\n---\n".join(errors)
-                    assert timings[name] <= STATED_S + MARGIN_S, (name, timings[name])
+                    assert timings[name] <= STATED_S_OF.get(name, STATED_S) + MARGIN_S, (name, timings[name])
                     figures = lab / "root" / "outputs" / f"{name}.json"
                     if name != "07_coefficient_explorer":  # the explorer writes no figures
                         exercises = json.loads(figures.read_text()).get("exercises", {})
