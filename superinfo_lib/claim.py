@@ -136,15 +136,9 @@ def primary(runs: dict[float, dict[int, dict]]) -> dict[str, dict | None]:
     betas that have a difference) and "detectable" (80 % power at the 5 % level); None below
     two shared seeds."""
     out = {beta_key(b): _diff(runs, b, ONE_LABEL) for b in CANDIDATES}
-    present = [k for k, d in out.items() if d is not None]
-    adjusted = study.holm([study.p_value(out[k]) for k in present])
-    for k, p_holm in zip(present, adjusted):
-        out[k] = {
-            **out[k],
-            "p": study.p_value(out[k]),
-            "p_holm": p_holm,
-            "detectable": study.detectable_effect(out[k]),
-        }
+    p = {k: study.p_value(d) for k, d in out.items() if d is not None}
+    for k, p_holm in zip(p, study.holm(list(p.values()))):
+        out[k] = {**out[k], "p": p[k], "p_holm": p_holm, "detectable": study.detectable_effect(out[k])}
     return out
 
 
@@ -158,11 +152,11 @@ def epochs(runs: dict[float, dict[int, dict]]) -> list[int]:
 def growth(runs: dict[float, dict[int, dict]]) -> dict[str, dict[str, dict | None]]:
     """{"0.0003": {"10": diff, "20": diff, "30": diff}, ...}: beta - 0 on the VALIDATION 1-label
     linear accuracy after each epoch (the monitors, then the final validation figures)."""
-    last = max(epochs(runs), default=None)
+    found = epochs(runs)
     return {
         beta_key(b): {
-            str(e): _diff(runs, b, ONE_LABEL, "validation" if e == last else f"monitor.{e}")
-            for e in epochs(runs)
+            str(e): _diff(runs, b, ONE_LABEL, "validation" if e == found[-1] else f"monitor.{e}")
+            for e in found
         }
         for b in CANDIDATES
     }
@@ -242,10 +236,7 @@ def analyse(runs: dict[float, dict[int, dict]]) -> dict:
 
 def _fmt(value: float | None, kind: str = "accuracy", signed: bool = False) -> str:
     """An accuracy in % (a difference of them in points), anything else to 3 decimals; None "–"."""
-    if value is None:
-        return "–"
-    sign = "+" if signed else ""
-    return f"{100 * value:{sign}.2f}" if kind == "accuracy" else f"{value:{sign}.3f}"
+    return "–" if value is None else study._fmt(value, kind, signed)
 
 
 def _p(p: float | None) -> str:

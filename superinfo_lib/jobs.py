@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -229,8 +230,6 @@ def parse_queue_args(
     """Parse and check a queue's flags: the arguments to repeat for each worker (command_args),
     threads per run, where results go (smoke results never into `results_dir`), the precision,
     and the data file's sha256 (None for synthetic images or a listing, which needs no data)."""
-    import sys
-
     from .data import find_cifar10
     from .download import sha256_file
     from .step import choose_precision

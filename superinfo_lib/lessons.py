@@ -3,7 +3,7 @@ one run's summary, the stored study's runs and the key-figures file the tests re
 
     from superinfo_lib import lessons
     finals = lessons.train_methods(S, RUNS, data)           # notebook 5: train each method
-    FIGURES["methods"] = lessons.run_summaries(RUNS, finals)
+    FIGURES["methods"] = {m: lessons.run_summary(RUNS / m, finals[m]) for m in finals}
     lessons.save_key_figures(FIGURES, OUT)
 """
 
