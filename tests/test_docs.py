@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from superinfo_lib import study
-from superinfo_lib.results import load_results
+from superinfo_lib.results import load_results, results_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = ROOT / "results" / "cpu"
@@ -224,6 +224,26 @@ def test_the_sweep_table_and_its_floor_row(runs):
         f"and {linear_gap:.2f} in linear accuracy, the other way round" in text
     )
     assert {r["seed"] for r in load_results(CPU, kind="run") if r.get("item") == "sweep"} == {0}
+
+
+def test_the_time_and_memory_table_is_each_main_runs_cost(main_runs):
+    """Each main run's accuracy beside its training time and peak memory, as `results_table` gives
+    them; the scale sentence quotes the benchmark's compute limit and the claim runs' memory."""
+    order = {"simclr": 0, "mib": 1, "superinfo": 2}
+    ordered = sorted(main_runs, key=lambda r: (order[r["method"]], r["seed"]))
+    shown = table_with(RESULTS_PAGE.read_text(), "peak RSS MB")
+    expected = results_table(ordered, "run", include_cpu=True)
+    assert shown == [{title: row[title] for title in shown[0]} for row in expected]
+    assert all(row["train s"] != "–" for row in shown)
+    text = plain(RESULTS_PAGE.read_text())
+    (bench,) = [
+        r for r in load_results(CPU, kind="benchmark") if r.get("timestamp", "").startswith("2026-11-30")
+    ]
+    limit = {row["name"]: row for row in bench["rows"]}["compute_limit"]["epoch_s"]
+    assert f"the compute limit measured on this CPU with both cores is {limit:.1f} s per epoch" in text
+    claim_rss = [r["peak_rss_mb"] for r in load_results(CPU.parent / "cpu-claim", kind="run")]
+    assert claim_rss and all(round(mb / 1024, 1) == 1.4 for mb in claim_rss)
+    assert "about 1.4 GB each" in text
 
 
 def test_the_bf16_sentence_says_what_was_compared(main_runs):
