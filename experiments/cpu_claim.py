@@ -2,6 +2,7 @@
 
     python experiments/cpu_claim.py --data PACK               # the 18 runs, two at a time; resumable
     python experiments/cpu_claim.py --only claim-b0.001-s0    # one run, by its label
+    python experiments/cpu_claim.py --only claim-floor-s0 claim-floor-s1 claim-floor-s2   # the floor
     python experiments/cpu_claim.py --smoke --synthetic --results-dir /tmp/c   # the code path
 
 Notebook 4's toy finds the penalty's gain with long training, per-view noise, nuisance that one
@@ -17,7 +18,10 @@ the other regime: standard augmentation, 10 epochs, 10 and 100 labels per class.
 - after epochs 10 and 20, a monitor on the validation split; after 30, validation and test:
   kNN, linear probes with 1, 5 and 10 labels per class and a nearest-class-mean probe with 1,
   each over the same 100 label draws for every run (eval.label_draw_probes); full-label kNN and
-  linear; sigma and the augmentation probe on the test set.
+  linear; sigma and the augmentation probe on the test set;
+- the floor: the convnet exactly as the trainer initialises it (seeds 0, 1, 2), not trained,
+  under the same evaluation (claim-floor-s<seed>, item "floor"): what each probe reads from a
+  random convnet, to read every trained figure against instead of chance.
 
 beta* (3e-4 or 1e-3) is the one with the better seed-averaged validation 1-label accuracy; it is
 picked from the validation figures only (superinfo_lib.claim). Each run checkpoints every epoch
@@ -49,12 +53,14 @@ from superinfo_lib.data import (
 )
 from superinfo_lib.eval import evaluate_model, extract_features
 from superinfo_lib.metrics import epoch_history
+from superinfo_lib.models import SuperInfoModel
 from superinfo_lib.train import CPU_RECIPE, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIM_RESULTS_DIR = results.RESULTS_DIR / "cpu-claim"
 BETAS = (0.0, 3e-4, 1e-3)
 SEEDS = tuple(range(6))
+FLOOR_SEEDS = (0, 1, 2)
 EPOCHS = 30
 MONITOR_EPOCHS = (10, 20)
 AUGMENT = "strong"
@@ -66,12 +72,18 @@ DEFAULT_S_PER_PAIR = 1 / 650
 
 
 def specs(args) -> list[dict]:
-    """Seed by seed, so that every finished seed holds all three betas (a paired comparison)."""
-    return [
+    """Seed by seed, so that every finished seed holds all three betas (a paired comparison);
+    then the untrained floor (evaluation only: minutes, not an hour)."""
+    claim = [
         {"item": "claim", "label": f"claim-b{beta:g}-s{seed}", "beta": beta, "seed": seed}
         for seed in args.seeds
         for beta in args.betas
     ]
+    floor = [
+        {"item": "floor", "label": f"claim-floor-s{seed}", "method": "random-init", "seed": seed}
+        for seed in args.floor_seeds
+    ]
+    return claim + floor
 
 
 # ----------------------------------------------------------------------------- one run (a worker)
@@ -118,11 +130,14 @@ def evaluate(model, splits: dict[str, ImageData], args, seed: int, final: bool) 
 
 
 def run_spec(spec: dict, args) -> Path:
-    """Train to epoch 10, 20 and 30 (resuming the run's checkpoint), evaluating at each."""
+    """Train to epoch 10, 20 and 30 (resuming the run's checkpoint), evaluating at each; a floor
+    spec evaluates the untrained model once instead."""
     torch.set_num_threads(args.threads)
     work = Path(args.work_dir) / spec["label"]
     lock = jobs.lock_run(work, spec["label"])  # noqa: F841 (held until the run ends)
     val, test = load_splits(args)
+    if spec["item"] == "floor":
+        return run_floor(spec, args, val, test)
     cfg = TrainConfig(
         loss="superinfo",
         epochs=args.epochs,
@@ -200,6 +215,41 @@ def run_spec(spec: dict, args) -> Path:
         "eval_s": eval_s,
         "peak_rss_mb": jobs.peak_rss_mb(),
     }
+    return write_run(spec, payload, args)
+
+
+def run_floor(spec: dict, args, val: ImageData, test: ImageData) -> Path:
+    """The model exactly as the trainer initialises it (its seed, its architecture), not trained,
+    under the last epoch's evaluation on validation and test."""
+    torch.manual_seed(spec["seed"])
+    model = SuperInfoModel(CPU_RECIPE["arch"])
+    t0 = time.perf_counter()
+    scores = evaluate(model, {"validation": val, "test": test}, args, spec["seed"], final=True)
+    payload = {
+        **spec,
+        "smoke": args.smoke,
+        "arch": CPU_RECIPE["arch"],
+        "epochs": 0,
+        "epochs_done": 0,
+        "complete": True,
+        "n_train": len(val.train_x),
+        "n_validation": len(val.test_x),
+        "n_test": len(test.test_x),
+        "data_source": test.source,
+        "data_sha256": args.data_sha256,
+        "label_draws": args.label_draws,
+        "labels_per_class": list(LABELS_PER_CLASS),
+        **scores,
+        "monitor": {},
+        "per_epoch": [],
+        "train_s": 0.0,
+        "eval_s": time.perf_counter() - t0,
+        "peak_rss_mb": jobs.peak_rss_mb(),
+    }
+    return write_run(spec, payload, args)
+
+
+def write_run(spec: dict, payload: dict, args) -> Path:
     command = " ".join(shlex.quote(a) for a in ["python", "experiments/cpu_claim.py", *args.command_args])
     name = f"run-{spec['label']}.json"
     return results.write_result("run", payload, args.results_dir, name, seed=spec["seed"], command=command)
@@ -224,6 +274,8 @@ def queue(args) -> int:
         ]
 
     def estimate(spec):
+        if spec["item"] == "floor":  # one evaluation, no training
+            return max([r["eval_s"] for r in finished(args).values() if r.get("eval_s")], default=600) + 30
         timed = [r for r in finished(args).values() if r.get("train_s")]
         if timed:
             return max(r["train_s"] + r["eval_s"] for r in timed) + 30
@@ -259,6 +311,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.monitor_epochs = (1, 2) if args.smoke else MONITOR_EPOCHS
     args.betas = BETAS
     args.seeds = SEEDS[:2] if args.smoke else SEEDS
+    args.floor_seeds = FLOOR_SEEDS[:1] if args.smoke else FLOOR_SEEDS
     args.val_holdout = 64 if args.smoke else VAL_HOLDOUT
     args.n_train = args.train_limit or 50000
     args.linear_epochs = 5 if args.smoke else 100
@@ -277,7 +330,8 @@ def main(argv=None) -> int:
         print(f"wrote {run_spec(json.loads(args.run), args)}", flush=True)
         return 0
     print(
-        f"CPU claim study: {len(specs(args))} runs, {args.parallel} at once, {args.threads} thread(s) each; "
+        f"CPU claim study: {len(specs(args))} runs ({len(args.floor_seeds)} of them "
+        f"the untrained floor), {args.parallel} at once, {args.threads} thread(s) each; "
         f"budget {args.budget_s} s; results in {args.results_dir}",
         flush=True,
     )

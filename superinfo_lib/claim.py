@@ -19,6 +19,10 @@ epochs of the `strong` augmentation; 45,000 training images, 5,000 held out as v
    else "inconclusive". With fewer than 6 seeds of any beta: "incomplete: N of 18 runs", and
    beta* is chosen from what exists only where every beta has at least 2 seeds (else None).
 
+Beside the betas, the tables show the floor: the untrained convnet under the same evaluation
+(`run-claim-floor-s<seed>.json`, seeds 0-2), which every probe is read against instead of chance.
+It is descriptive and takes no part in the rule.
+
 Accuracies are fractions (0.5 = 50 %); differences are printed in percentage points. Betas are
 keyed in the JSON-ready output by their label spelling ("0", "0.0003", "0.001").
 
@@ -86,17 +90,31 @@ def load_claim_runs(results_dir: str | Path = CLAIM_RESULTS_DIR) -> dict[float, 
     return out
 
 
+def load_floor(results_dir: str | Path = CLAIM_RESULTS_DIR) -> dict[int, dict]:
+    """{seed: record} of the untrained floor's evaluations (`run-claim-floor-s<seed>.json`, item
+    "floor"): the convnet as the trainer initialises it, under the claim runs' evaluation."""
+    return {
+        int(r["seed"]): r
+        for r in results.load_results(results_dir, kind="run", include_cpu=True)
+        if r.get("item") == "floor" and r.get("complete")
+    }
+
+
+def _seed_values(records: dict[int, dict], path: str) -> dict[int, float]:
+    out = {}
+    for seed, record in records.items():
+        value = study.metric(record, path)
+        if value is not None:
+            out[seed] = value
+    return out
+
+
 def values(
     runs: dict[float, dict[int, dict]], beta: float, key: str, split: str = "test"
 ) -> dict[int, float]:
     """{seed: value} of one measure of one beta on one split: "test", "validation" (both after
     the last epoch) or "monitor.<epoch>" (validation after that epoch); seeds without it left out."""
-    out = {}
-    for seed, record in runs.get(beta, {}).items():
-        value = study.metric(record, f"{split}.{key}")
-        if value is not None:
-            out[seed] = value
-    return out
+    return _seed_values(runs.get(beta, {}), f"{split}.{key}")
 
 
 def count(runs: dict[float, dict[int, dict]]) -> int:
@@ -162,22 +180,24 @@ def growth(runs: dict[float, dict[int, dict]]) -> dict[str, dict[str, dict | Non
     }
 
 
+def seed_figures(records: dict[int, dict]) -> dict[str, dict]:
+    """{key: {"mean", "sd", "n", "draw_sd"}}: the test figures of one beta's runs (or the floor's)
+    over their seeds (sd None for one seed); draw_sd, for a label-draw probe, is the mean over
+    seeds of its sd over the label draws."""
+    rows = {}
+    for key, _, _ in TEST_MEASURES:
+        v = _seed_values(records, f"test.{key}")
+        if not v:
+            continue
+        m, sd = study.mean_sd(list(v.values()))
+        draw = _seed_values(records, f"test.{key[: -len('.mean')]}.sd") if key.endswith(".mean") else {}
+        rows[key] = {"mean": m, "sd": sd, "n": len(v), "draw_sd": mean(draw.values()) if draw else None}
+    return rows
+
+
 def test_figures(runs: dict[float, dict[int, dict]]) -> dict[str, dict[str, dict]]:
-    """{"0": {key: {"mean", "sd", "n", "draw_sd"}}, ...}: each beta's test figures over its seeds
-    (sd None for one seed); draw_sd, for a label-draw probe, is the mean over seeds of its sd
-    over the label draws."""
-    out = {}
-    for b in BETAS:
-        rows = {}
-        for key, _, _ in TEST_MEASURES:
-            v = values(runs, b, key)
-            if not v:
-                continue
-            m, sd = study.mean_sd(list(v.values()))
-            draw = values(runs, b, key[: -len(".mean")] + ".sd") if key.endswith(".mean") else {}
-            rows[key] = {"mean": m, "sd": sd, "n": len(v), "draw_sd": mean(draw.values()) if draw else None}
-        out[beta_key(b)] = rows
-    return out
+    """{"0": seed_figures, "0.0003": ..., "0.001": ...}: each beta's test figures over its seeds."""
+    return {beta_key(b): seed_figures(runs.get(b, {})) for b in BETAS}
 
 
 def decide(n_runs: int, star: float | None, first: dict, grow: dict, secondary: dict) -> tuple[str, dict]:
@@ -203,12 +223,13 @@ def decide(n_runs: int, star: float | None, first: dict, grow: dict, secondary: 
     return "inconclusive", conditions
 
 
-def analyse(runs: dict[float, dict[int, dict]]) -> dict:
+def analyse(runs: dict[float, dict[int, dict]], floor: dict[int, dict] | None = None) -> dict:
     """Everything the analysis reports, JSON-ready: "runs" (of 18, "expected_runs"), "seeds"
     ({"0": [seeds], ...}), "smoke" (any smoke run: no figures), "choice" (choose_beta), "beta_star",
-    "test" (test_figures), "primary" (primary), "secondary" ({key: {"0.0003": diff, "0.001": diff}},
-    test set), "growth" (growth: validation), "conditions" (each part of the rule: True, False, or
-    None where it cannot be read) and "reading"."""
+    "test" (test_figures), "floor" (seed_figures of the untrained floor's evaluations, {} without
+    them; descriptive, outside the rule), "primary" (primary), "secondary" ({key: {"0.0003": diff,
+    "0.001": diff}}, test set), "growth" (growth: validation), "conditions" (each part of the
+    rule: True, False, or None where it cannot be read) and "reading"."""
     choice = choose_beta(runs)
     first = primary(runs)
     secondary = {key: {beta_key(b): _diff(runs, b, key) for b in CANDIDATES} for key, _, _ in SECONDARY}
@@ -223,6 +244,7 @@ def analyse(runs: dict[float, dict[int, dict]]) -> dict:
         "choice": choice,
         "beta_star": choice["beta_star"],
         "test": test_figures(runs),
+        "floor": seed_figures(floor or {}),
         "primary": first,
         "secondary": secondary,
         "growth": grow,
@@ -243,20 +265,28 @@ def _p(p: float | None) -> str:
     return "–" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
+FLOOR = "floor (untrained)"
+
+
 def summary_rows(analysis: dict) -> list[dict]:
-    """One row per test measure: "mean ± sd (n)" per beta (accuracies in %)."""
+    """One row per test measure: "mean ± sd (n)" for the untrained floor, then per beta
+    (accuracies in %)."""
+
+    def cell(s, kind):
+        if s is None:
+            return "–"
+        return (
+            _fmt(s["mean"], kind) + ("" if s["sd"] is None else f" ± {_fmt(s['sd'], kind)}") + f" ({s['n']})"
+        )
+
     rows = []
     for key, label, kind in TEST_MEASURES:
-        row = {"test set": label + (" %" if kind == "accuracy" else "")}
+        row = {
+            "test set": label + (" %" if kind == "accuracy" else ""),
+            FLOOR: cell(analysis["floor"].get(key), kind),
+        }
         for b in BETAS:
-            s = analysis["test"][beta_key(b)].get(key)
-            row[f"beta = {beta_key(b)}"] = (
-                "–"
-                if s is None
-                else _fmt(s["mean"], kind)
-                + ("" if s["sd"] is None else f" ± {_fmt(s['sd'], kind)}")
-                + f" ({s['n']})"
-            )
+            row[f"beta = {beta_key(b)}"] = cell(analysis["test"][beta_key(b)].get(key), kind)
         rows.append(row)
     return rows
 
@@ -333,7 +363,7 @@ def main(argv=None) -> int:
     parser.add_argument("--results-dir", default=str(CLAIM_RESULTS_DIR), help="default results/cpu-claim")
     parser.add_argument("--json", action="store_true", help="the analysis as JSON instead of tables")
     args = parser.parse_args(argv)
-    analysis = analyse(load_claim_runs(args.results_dir))
+    analysis = analyse(load_claim_runs(args.results_dir), load_floor(args.results_dir))
     print(json.dumps(analysis, indent=1) if args.json else report(analysis))
     return 0
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from superinfo_lib import jobs, results
+from superinfo_lib import claim, distributed, jobs, results, train
+from superinfo_lib.models import SuperInfoModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -434,6 +435,31 @@ def test_cpu_claim_runs_named_runs_with_monitors_probes_and_provenance(tmp_path,
     assert "start" not in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cpu_claim.parse_args([*study_args(tmp_path), "--only", "claim-b7-s0"])
+
+
+def test_cpu_claim_floor_is_the_trainers_initialisation_evaluated_like_the_runs(tmp_path):
+    """The floor: no training, the model the trainer builds for that seed, the last epoch's probes."""
+    assert cpu_claim.main([*study_args(tmp_path), "--only", "claim-floor-s0"]) == 0
+    (floor,) = results.load_results(tmp_path / "res", kind="run")
+    assert (
+        floor["label"] == "claim-floor-s0" and floor["item"] == "floor" and floor["method"] == "random-init"
+    )
+    assert (
+        floor["complete"] and floor["epochs_done"] == 0 and floor["per_epoch"] == [] and floor["train_s"] == 0
+    )
+    for split in ("validation", "test"):
+        assert set(floor[split]["label_probes"]["linear"]) == {"1", "5", "10"}
+        assert floor[split]["linear_top1"] is not None
+    assert "aug_probe_z_mean_r2" in floor["test"]
+    # run_floor's model is build_model's for the same seed, parameter for parameter.
+    torch.manual_seed(0)
+    untrained = SuperInfoModel(train.CPU_RECIPE["arch"])
+    cfg = train.TrainConfig(arch=train.CPU_RECIPE["arch"], seed=0, device="cpu")
+    built, _, _ = train.build_model(cfg.resolve(), distributed.DistInfo(), torch.device("cpu"))
+    for (name, a), b in zip(untrained.state_dict().items(), built.state_dict().values()):
+        assert torch.equal(a, b.contiguous()), name
+    # The claim analysis counts claim runs only: the floor is not one of the 18.
+    assert claim.count(claim.load_claim_runs(tmp_path / "res")) == 0
 
 
 def test_export_encoders_compares_every_figure_and_keeps_explained_differences_apart():

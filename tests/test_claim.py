@@ -249,4 +249,39 @@ def test_report_rows_put_the_primary_pair_first_with_holm_and_the_detectable_eff
     assert all(r["Holm p"] == "–" for r in rows[2:])
     assert sum(r["split"] == "validation" for r in rows) == 6  # 2 betas x epochs 10, 20, 30
     table = results.markdown_table(claim.summary_rows(claim.analyse(study())))
-    assert "| linear, 1 label/class % | 20.50 ± 1.81 (6) |" in table
+    assert "| linear, 1 label/class % | – | 20.50 ± 1.81 (6) |" in table  # no floor evaluated: "–"
+
+
+def floor_record(seed: int, one: float) -> dict:
+    """The untrained floor's evaluation as cpu_claim.run_floor writes it."""
+    return {
+        "item": "floor",
+        "label": f"claim-floor-s{seed}",
+        "method": "random-init",
+        "seed": seed,
+        "smoke": False,
+        "epochs": 0,
+        "epochs_done": 0,
+        "complete": True,
+        "validation": split(one),
+        "test": split(one, linear=0.45, knn=0.38, test=True),
+        "monitor": {},
+        "per_epoch": [],
+    }
+
+
+def test_the_floor_is_its_own_column_and_outside_the_rule(tmp_path):
+    runs = study({3e-4: SMALL, 1e-3: GROWING})
+    floor = {seed: floor_record(seed, one) for seed, one in enumerate([0.14, 0.15, 0.16])}
+    for r in [*floor.values(), *(r for seeds in runs.values() for r in seeds.values())]:
+        results.write_result("run", r, tmp_path, f"run-{r['label']}.json", seed=r["seed"], command="c")
+    assert claim.load_floor(tmp_path).keys() == {0, 1, 2}
+    assert claim.count(claim.load_claim_runs(tmp_path)) == 18  # the floor is not one of the runs
+    with_floor = claim.analyse(claim.load_claim_runs(tmp_path), claim.load_floor(tmp_path))
+    without = claim.analyse(claim.load_claim_runs(tmp_path))
+    assert with_floor["reading"] == without["reading"] == "supported"
+    assert with_floor["floor"][claim.ONE_LABEL]["mean"] == pytest.approx(0.15)
+    assert with_floor["floor"][claim.ONE_LABEL]["draw_sd"] == pytest.approx(0.02)
+    rows = {r["test set"]: r for r in claim.summary_rows(with_floor)}
+    assert rows["linear, 1 label/class %"][claim.FLOOR] == "15.00 ± 1.00 (3)"
+    assert rows["kNN, all labels %"][claim.FLOOR] == "38.00 ± 0.00 (3)"
