@@ -199,13 +199,7 @@ def run_spec(spec: dict, args) -> Path:
         "epochs": args.epochs,
         "epochs_done": len(history),
         "complete": len(history) == args.epochs,
-        "n_train": len(val.train_x),
-        "n_validation": len(val.test_x),
-        "n_test": len(test.test_x),
-        "data_source": test.source,
-        "data_sha256": args.data_sha256,
-        "label_draws": args.label_draws,
-        "labels_per_class": list(LABELS_PER_CLASS),
+        **evaluation_fields(args, val, test),
         "validation": final["validation"],
         "test": final["test"],
         "monitor": {str(e): stages[e]["validation"] for e in args.monitor_epochs},
@@ -232,13 +226,7 @@ def run_floor(spec: dict, args, val: ImageData, test: ImageData) -> Path:
         "epochs": 0,
         "epochs_done": 0,
         "complete": True,
-        "n_train": len(val.train_x),
-        "n_validation": len(val.test_x),
-        "n_test": len(test.test_x),
-        "data_source": test.source,
-        "data_sha256": args.data_sha256,
-        "label_draws": args.label_draws,
-        "labels_per_class": list(LABELS_PER_CLASS),
+        **evaluation_fields(args, val, test),
         **scores,
         "monitor": {},
         "per_epoch": [],
@@ -247,6 +235,19 @@ def run_floor(spec: dict, args, val: ImageData, test: ImageData) -> Path:
         "peak_rss_mb": jobs.peak_rss_mb(),
     }
     return write_run(spec, payload, args)
+
+
+def evaluation_fields(args, val: ImageData, test: ImageData) -> dict:
+    """What a result records of the data and probes it was evaluated with (runs and floor alike)."""
+    return {
+        "n_train": len(val.train_x),
+        "n_validation": len(val.test_x),
+        "n_test": len(test.test_x),
+        "data_source": test.source,
+        "data_sha256": args.data_sha256,
+        "label_draws": args.label_draws,
+        "labels_per_class": list(LABELS_PER_CLASS),
+    }
 
 
 def write_run(spec: dict, payload: dict, args) -> Path:

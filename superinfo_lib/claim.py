@@ -330,6 +330,28 @@ def report_rows(analysis: dict) -> list[dict]:
     return rows
 
 
+def forest_rows(analysis: dict) -> list[dict]:
+    """The test-set differences beta - 0 (the primary 1-label pair, then the secondary probes) as
+    rows for plots.forest_figure: "_method" "beta = <beta>", "metric" "<probe> (points)", "_diff"
+    and "reading" (study.reading: the words the unadjusted 95 % interval allows); rows without
+    two shared seeds are left out."""
+    rows = []
+    for key, label, _ in (TEST_MEASURES[0], *SECONDARY):
+        for b in CANDIDATES:
+            diff = (analysis["primary"] if key == ONE_LABEL else analysis["secondary"][key])[beta_key(b)]
+            if diff is not None:
+                rows.append(
+                    {
+                        "_key": key,
+                        "_method": f"beta = {beta_key(b)}",
+                        "_diff": diff,
+                        "metric": f"{label} (points)",
+                        "reading": study.reading(diff, "accuracy"),
+                    }
+                )
+    return rows
+
+
 def report(analysis: dict) -> str:
     """The analysis as markdown: the choice of beta*, the test figures, the differences, the reading."""
     choice = analysis["choice"]

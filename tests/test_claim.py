@@ -285,3 +285,21 @@ def test_the_floor_is_its_own_column_and_outside_the_rule(tmp_path):
     rows = {r["test set"]: r for r in claim.summary_rows(with_floor)}
     assert rows["linear, 1 label/class %"][claim.FLOOR] == "15.00 ± 1.00 (3)"
     assert rows["kNN, all labels %"][claim.FLOOR] == "38.00 ± 0.00 (3)"
+
+
+def test_forest_rows_are_the_test_differences_each_read_by_its_interval():
+    a = claim.analyse(study({3e-4: SMALL, 1e-3: GROWING}))
+    rows = claim.forest_rows(a)
+    assert len(rows) == 2 * (1 + len(claim.SECONDARY))
+    assert [r["_method"] for r in rows[:2]] == ["beta = 0.0003", "beta = 0.001"]
+    assert rows[1]["metric"] == "linear, 1 label/class (points)" and rows[1]["_diff"] is a["primary"]["0.001"]
+    assert rows[1]["reading"] == "higher"  # +2 points over seed noise of ~0.13
+    for r in rows:
+        d = r["_diff"]
+        assert r["reading"].startswith("not detected") == (d["low"] <= 0 <= d["high"])
+    assert claim.forest_rows(claim.analyse(study(seeds=[0]))) == []  # one seed: no interval
+    from superinfo_lib import plots
+
+    fig = plots.forest_figure(rows, baseline="beta = 0")
+    assert {trace.name for trace in fig.data} == {"beta = 0.0003 − beta = 0", "beta = 0.001 − beta = 0"}
+    assert "method − beta = 0" in fig.layout.annotations[0].text

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from superinfo_lib import lessons
+from superinfo_lib import claim, lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -621,6 +621,20 @@ def check_06(f):
             assert 0.1 < e["knn_top1"] <= 1 and 0.1 < e["linear_top1"] <= 1, name
     for r in f["stored_results"]:
         assert r["method"] and r["device"]
+    check_claim_section(f["claim_study"])
+
+
+def check_claim_section(c):
+    """Section 9 reads results/cpu-claim as the library's pre-registered analysis does."""
+    stored = claim.analyse(claim.load_claim_runs(), claim.load_floor())
+    assert c["reading"] == stored["reading"] and c["runs"] == stored["runs"] and c["expected_runs"] == 18
+    assert c["reading"].startswith("incomplete") == (c["runs"] < 18)
+    # "about an hour each on one CPU core": the median run's training plus evaluation time.
+    minutes = [
+        (r["train_s"] + r["eval_s"]) / 60 for s in claim.load_claim_runs().values() for r in s.values()
+    ]
+    assert not minutes or 40 <= statistics.median(minutes) <= 80, minutes
+    assert {r["cpu_threads"] for s in claim.load_claim_runs().values() for r in s.values()} <= {1}
 
 
 CHECKS = {

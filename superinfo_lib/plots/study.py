@@ -109,25 +109,28 @@ def study_comparison_figure(
     return style(fig, height=420, title=title, legend_below=True)
 
 
-def forest_figure(rows: list[dict], title: str | None = None, height_per_row: int = 34):
+def forest_figure(
+    rows: list[dict], title: str | None = None, height_per_row: int = 34, baseline: str = "SimCLR"
+):
     """Paired differences as a forest plot: one row per metric, each method's mean difference a
     dot and its 95 % interval a bar, a line at 0, and the reading beside each row. Accuracies
     (percentage points) and augmentation-probe R² get a panel each, as their units differ.
 
     Args:
         rows: `superinfo_lib.study.difference_rows(...)` (each with "_key", "_method", "_diff"
-            {"mean", "low", "high"}, "metric" and "reading").
+            {"mean", "low", "high"}, "metric" and "reading"), or `claim.forest_rows(...)`.
+        baseline: what every row's difference is taken from, as the titles name it.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     panels = [
         (
-            "class accuracy: method − SimCLR [percentage points]",
+            f"class accuracy: method − {baseline} [percentage points]",
             [r for r in rows if "points" in r["metric"]],
             100,
         ),
-        ("augmentation probe R²: method − SimCLR", [r for r in rows if "R²" in r["metric"]], 1),
+        (f"augmentation probe R²: method − {baseline}", [r for r in rows if "R²" in r["metric"]], 1),
     ]
     panels = [p for p in panels if p[1]]
     metrics = [list(dict.fromkeys(r["metric"] for r in panel_rows)) for _, panel_rows, _ in panels]
@@ -159,7 +162,7 @@ def forest_figure(rows: list[dict], title: str | None = None, height_per_row: in
                         thickness=2,
                         width=0,
                     ),
-                    name=f"{METHOD_LABELS.get(method, method)} − SimCLR",
+                    name=f"{METHOD_LABELS.get(method, method)} − {baseline}",
                     legendgroup=method,
                     showlegend=row == 1,
                     customdata=[r["reading"] for r in mine],
