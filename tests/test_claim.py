@@ -303,3 +303,20 @@ def test_forest_rows_are_the_test_differences_each_read_by_its_interval():
     fig = plots.forest_figure(rows, baseline="beta = 0")
     assert {trace.name for trace in fig.data} == {"beta = 0.0003 − beta = 0", "beta = 0.001 − beta = 0"}
     assert "method − beta = 0" in fig.layout.annotations[0].text
+
+
+def test_the_gain_by_epoch_figure_draws_each_validation_difference_in_points():
+    from superinfo_lib import plots
+
+    growth = claim.analyse(study({3e-4: SMALL, 1e-3: GROWING}))["growth"]
+    fig = plots.gain_by_epoch_figure(growth)
+    traces = {t.name: t for t in fig.data if t.name and t.name.startswith("beta")}
+    grows = traces["beta = 0.001 − beta = 0"]
+    assert list(grows.x) == [10, 20, 30]
+    assert list(grows.y) == pytest.approx([100 * growth["0.001"][e]["mean"] for e in ("10", "20", "30")])
+    assert list(grows.y) == pytest.approx([0.5, 1.0, 2.5])  # GROWING's validation gains, in points
+    d = growth["0.001"]["30"]
+    assert grows.error_y.array[-1] == pytest.approx(100 * (d["high"] - d["mean"]))
+    assert grows.error_y.arrayminus[-1] == pytest.approx(100 * (d["mean"] - d["low"]))
+    one_seed = claim.analyse(study(seeds=[0]))["growth"]
+    assert all(len(t.x) == 0 for t in plots.gain_by_epoch_figure(one_seed).data if t.name.startswith("beta"))

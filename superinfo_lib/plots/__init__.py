@@ -13,7 +13,8 @@ Index (figure -> module):
     evaluation   evaluation_figure, aug_probe_figure, robustness_figure, sigma_figure (a trained encoder)
     maps         map_figure (a 2-D map of images per encoder, coloured by class)
     images       image_grid, corruption_grid, display_images, augmentation_rows (pictures, notebook 1)
-    study        study_curves_figure, study_comparison_figure, forest_figure (multi-seed studies)
+    study        study_curves_figure, study_comparison_figure, forest_figure, gain_by_epoch_figure
+                 (multi-seed studies)
     retrieval    retrieval_figure (query images and their nearest neighbours, one row per query)
 
 Adding a figure module:
@@ -32,7 +33,13 @@ from .images import augmentation_rows, corruption_grid, display_images, image_gr
 from .information import infonce_sweep_figure, kl_bound_figure, learned_critic_figure
 from .maps import CLASS_COLORS, map_figure
 from .retrieval import retrieval_figure
-from .study import STUDY_PANELS, forest_figure, study_comparison_figure, study_curves_figure
+from .study import (
+    STUDY_PANELS,
+    forest_figure,
+    gain_by_epoch_figure,
+    study_comparison_figure,
+    study_curves_figure,
+)
 from .theme import (
     BOUND_COLOR,
     CHANCE_COLOR,
@@ -132,5 +139,6 @@ __all__ = [
     "STUDY_PANELS",
     "study_comparison_figure",
     "forest_figure",
+    "gain_by_epoch_figure",
     "study_curves_figure",
 ]

@@ -4,7 +4,15 @@ methods, each the mean over seeds with their sd as error bars.
 
 from __future__ import annotations
 
-from .theme import METHOD_LABELS, _mean_and_spread, log_axis_if_wide, method_color, style
+from .theme import (
+    METHOD_LABELS,
+    SERIES_COLORS,
+    _mean_and_spread,
+    log_axis_if_wide,
+    method_color,
+    reference_line,
+    style,
+)
 
 
 def _by_epoch(runs: list[dict], key: str) -> tuple[list[int], list[float], list[float] | None]:
@@ -190,6 +198,44 @@ def forest_figure(
     fig.update_layout(margin=dict(l=260))
     height = 140 + height_per_row * sum(len(m) for m in metrics) * max(1, len(methods))
     return style(fig, height=height, title=title, legend_below=True).update_layout(margin=dict(l=260))
+
+
+def gain_by_epoch_figure(growth: dict[str, dict[str, dict | None]], title: str | None = None):
+    """A paired gain against training length: for each beta, beta - 0 after each epoch (the mean
+    over seeds a dot, its 95 % interval a bar), in percentage points, with a line at 0.
+
+    Args:
+        growth: {beta label: {epoch: paired difference {"mean", "low", "high"} or None}}, as
+            `superinfo_lib.claim.analyse(...)["growth"]` gives it (accuracy fractions); epochs
+            without a difference are left out.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, (beta, by_epoch) in enumerate(growth.items()):
+        shown = [(int(e), d) for e, d in by_epoch.items() if d is not None]
+        fig.add_trace(
+            go.Scatter(
+                x=[e for e, _ in shown],
+                y=[100 * d["mean"] for _, d in shown],
+                mode="lines+markers",
+                marker=dict(color=SERIES_COLORS[i % len(SERIES_COLORS)], size=9),
+                line=dict(color=SERIES_COLORS[i % len(SERIES_COLORS)], width=1.5),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[100 * (d["high"] - d["mean"]) for _, d in shown],
+                    arrayminus=[100 * (d["mean"] - d["low"]) for _, d in shown],
+                    thickness=2,
+                ),
+                name=f"beta = {beta} − beta = 0",
+                hovertemplate="epoch %{x}: %{y:.2f} points<extra></extra>",
+            )
+        )
+    reference_line(fig, 0, "no difference", color="#444444", dash="solid")
+    fig.update_xaxes(title_text="epochs of training")
+    fig.update_yaxes(title_text="gain [percentage points]")
+    return style(fig, height=340, title=title, legend_below=True)
 
 
 def _short_metric(label: str) -> str:
