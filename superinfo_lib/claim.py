@@ -28,6 +28,7 @@ keyed in the JSON-ready output by their label spelling ("0", "0.0003", "0.001").
 
     python -m superinfo_lib.claim                       # results/cpu-claim: tables and reading
     python -m superinfo_lib.claim --results-dir DIR --json
+    python -m superinfo_lib.claim --record-choice       # once all 18 are in: beta* to analysis/beta-star.json
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from statistics import mean
 
@@ -141,6 +143,31 @@ def choose_beta(runs: dict[float, dict[int, dict]]) -> dict:
         small, large = (means[beta_key(b)] for b in CANDIDATES)
         star = CANDIDATES[1] if large - small > TIE else CANDIDATES[0]
     return {"beta_star": star, "validation_means": means, "validation_seeds": seeds}
+
+
+def record_choice(results_dir: str | Path = CLAIM_RESULTS_DIR) -> Path:
+    """Write beta* and the validation means it was chosen from to <results_dir>/analysis/beta-star.json
+    (with the commit and time), once all 18 runs are in and before their test figures are read.
+    A choice is made once: a record already there must name the same beta*. ValueError otherwise."""
+    runs = load_claim_runs(results_dir)
+    if (n := count(runs)) < EXPECTED_RUNS:
+        raise ValueError(
+            f"{results_dir}: {n} of {EXPECTED_RUNS} claim runs; beta* is recorded once all are in"
+        )
+    choice, path = choose_beta(runs), Path(results_dir) / "analysis" / "beta-star.json"
+    if path.exists():
+        recorded = json.loads(path.read_text())["beta_star"]
+        if recorded != choice["beta_star"]:
+            raise ValueError(f"{path} records beta* = {recorded}; the runs now give {choice['beta_star']}")
+        return path
+    record = {
+        **choice,
+        "runs": n,
+        "chosen_by": "the better seed-averaged validation 1-label linear accuracy; a tie: the smaller beta",
+        "commit": results.git_commit()[0],
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return results.write_json(path, record)
 
 
 def _diff(runs, beta: float, key: str, split: str = "test") -> dict | None:
@@ -384,7 +411,18 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--results-dir", default=str(CLAIM_RESULTS_DIR), help="default results/cpu-claim")
     parser.add_argument("--json", action="store_true", help="the analysis as JSON instead of tables")
+    parser.add_argument(
+        "--record-choice",
+        action="store_true",
+        help="write beta* to <results-dir>/analysis/beta-star.json (all 18 runs needed), print nothing else",
+    )
     args = parser.parse_args(argv)
+    if args.record_choice:
+        try:
+            print(f"beta* recorded in {record_choice(args.results_dir)}")
+        except ValueError as err:
+            parser.error(str(err))
+        return 0
     analysis = analyse(load_claim_runs(args.results_dir), load_floor(args.results_dir))
     print(json.dumps(analysis, indent=1) if args.json else report(analysis))
     return 0

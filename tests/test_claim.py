@@ -320,3 +320,25 @@ def test_the_gain_by_epoch_figure_draws_each_validation_difference_in_points():
     assert grows.error_y.arrayminus[-1] == pytest.approx(100 * (d["mean"] - d["low"]))
     one_seed = claim.analyse(study(seeds=[0]))["growth"]
     assert all(len(t.x) == 0 for t in plots.gain_by_epoch_figure(one_seed).data if t.name.startswith("beta"))
+
+
+def test_beta_star_is_recorded_once_all_runs_are_in_and_only_once(tmp_path, capsys):
+    runs = study({3e-4: SMALL, 1e-3: GROWING})
+    for seeds in runs.values():
+        for r in seeds.values():
+            results.write_result("run", r, tmp_path, f"run-{r['label']}.json", seed=r["seed"], command="c")
+    (tmp_path / "run-claim-b0-s5.json").rename(tmp_path / "held-back.txt")
+    with pytest.raises(SystemExit):
+        claim.main(["--results-dir", str(tmp_path), "--record-choice"])
+    assert "17 of 18 claim runs" in capsys.readouterr().err
+    (tmp_path / "held-back.txt").rename(tmp_path / "run-claim-b0-s5.json")
+    assert claim.main(["--results-dir", str(tmp_path), "--record-choice"]) == 0
+    path = tmp_path / "analysis" / "beta-star.json"
+    recorded = json.loads(path.read_text())
+    assert recorded["beta_star"] == 1e-3 and recorded["runs"] == 18 and recorded["commit"]
+    assert recorded["validation_means"] == claim.choose_beta(runs)["validation_means"]
+    assert claim.record_choice(tmp_path) == path  # the same choice again: kept as it is
+    assert claim.count(claim.load_claim_runs(tmp_path)) == 18  # the record is not a run file
+    path.write_text(json.dumps({**recorded, "beta_star": 3e-4}))
+    with pytest.raises(ValueError, match="records beta\\* = 0.0003; the runs now give 0.001"):
+        claim.record_choice(tmp_path)
