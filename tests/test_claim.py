@@ -342,3 +342,33 @@ def test_beta_star_is_recorded_once_all_runs_are_in_and_only_once(tmp_path, caps
     path.write_text(json.dumps({**recorded, "beta_star": 3e-4}))
     with pytest.raises(ValueError, match="records beta\\* = 0.0003; the runs now give 0.001"):
         claim.record_choice(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "gains, reading, why",
+    [
+        ({3e-4: SMALL, 1e-3: GROWING}, "supported", "survives Holm's correction, grows"),
+        ({3e-4: SMALL, 1e-3: {**SMALL, "test": -0.003}}, "refuted at this scale", "neither β's 1-label"),
+        ({3e-4: SMALL, 1e-3: {**GROWING, "m10": 0.03}}, "inconclusive", "does not grow"),
+        ({3e-4: SMALL, 1e-3: {**GROWING, "full": 0.02}}, "inconclusive", "a full-label gain comes"),
+    ],
+)
+def test_findings_quote_the_analysis_and_give_the_rules_reason(gains, reading, why):
+    a = claim.analyse(study(gains))
+    text = " ".join(claim.findings(a))
+    assert f"the toy's prediction is **{reading}**: " in text and why in text
+    star = claim.beta_key(a["beta_star"])
+    assert f"β* = {star}, chosen on validation" in text
+    for b in ("0.0003", "0.001"):
+        d = a["primary"][b]
+        shown = f"{100 * d['mean']:+.2f} points [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
+        assert f"β = {b}{' (β*)' if b == star else ''}: {shown}, Holm-adjusted p" in text
+        assert f"{100 * d['detectable']:.2f} points for β = {b}" in text
+    grow = a["growth"][star]
+    assert (
+        f"gain is {100 * grow['10']['mean']:+.2f} points after epoch 10 and {100 * grow['30']['mean']:+.2f}"
+        in text
+    )
+    assert claim.findings(claim.analyse(study(seeds=[0, 1]))) == [
+        "The claim study is incomplete (6 of 18 runs)."
+    ]

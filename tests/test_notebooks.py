@@ -629,6 +629,7 @@ def check_claim_section(c):
     stored = claim.analyse(claim.load_claim_runs(), claim.load_floor())
     assert c["reading"] == stored["reading"] and c["runs"] == stored["runs"] and c["expected_runs"] == 18
     assert c["reading"].startswith("incomplete") == (c["runs"] < 18)
+    assert c["findings"] == claim.findings(stored)
     # "roughly an hour each on one CPU core": the median run's training plus evaluation time.
     minutes = [
         (r["train_s"] + r["eval_s"]) / 60 for s in claim.load_claim_runs().values() for r in s.values()
