@@ -405,8 +405,8 @@ def _why(analysis: dict) -> str:
 
 
 def findings(analysis: dict) -> list[str]:
-    """What the study found, as the sentences the README, docs/results.md and notebook 6 quote
-    (markdown; numbers as the tables print them): beta*, both primary differences with Holm's p,
+    """What the study found, as sentences to quote (notebook 6 ends its section 9 with them;
+    markdown; numbers as the tables print them): beta*, both primary differences with Holm's p,
     the detectable effect, beta*'s validation gain after the first and last epoch, its full-label
     difference, and the reading with the rule's reason. One sentence while runs are missing."""
     if analysis["runs"] < analysis["expected_runs"]:
@@ -424,7 +424,7 @@ def findings(analysis: dict) -> list[str]:
     epochs = sorted(grow, key=int)
     full = analysis["secondary"][FULL_LINEAR][beta_key(star)]
     return [
-        f"β* = {beta_key(star)}, chosen on validation before the test figures were read.",
+        f"β* = {beta_key(star)}, chosen on the validation figures alone.",
         f"With one label per class, the test-set difference from β = 0 over {first[beta_key(star)]['n']} "
         f"seeds is {gains}.",
         f"The design detects, with 80 % power, a difference of about {detect}.",

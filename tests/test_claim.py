@@ -358,7 +358,7 @@ def test_findings_quote_the_analysis_and_give_the_rules_reason(gains, reading, w
     text = " ".join(claim.findings(a))
     assert f"the toy's prediction is **{reading}**: " in text and why in text
     star = claim.beta_key(a["beta_star"])
-    assert f"β* = {star}, chosen on validation" in text
+    assert f"β* = {star}, chosen on the validation figures alone" in text
     for b in ("0.0003", "0.001"):
         d = a["primary"][b]
         shown = f"{100 * d['mean']:+.2f} points [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
