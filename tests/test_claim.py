@@ -303,6 +303,14 @@ def test_forest_rows_are_the_test_differences_each_read_by_its_interval():
     fig = plots.forest_figure(rows, baseline="beta = 0")
     assert {trace.name for trace in fig.data} == {"beta = 0.0003 − beta = 0", "beta = 0.001 − beta = 0"}
     assert "method − beta = 0" in fig.layout.annotations[0].text
+    # Betas are not methods: each its own series colour (a method keeps its own, as in the CPU study).
+    assert [t.marker.color for t in fig.data] == list(plots.SERIES_COLORS[:2])
+    as_methods = [{**r, "_method": "mib" if r["_method"].endswith("0.001") else "superinfo"} for r in rows]
+    colors = {t.name: t.marker.color for t in plots.forest_figure(as_methods).data}
+    assert colors == {
+        "MIB − SimCLR": plots.method_color("mib"),
+        "SuperInfo − SimCLR": plots.method_color("superinfo"),
+    }
 
 
 def test_the_gain_by_epoch_figure_draws_each_validation_difference_in_points():

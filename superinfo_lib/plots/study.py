@@ -151,6 +151,11 @@ def forest_figure(
     )
     methods = list(dict.fromkeys(r["_method"] for r in rows))
     offset = {m: 0.15 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
+    # A method's own colour; rows that are not methods (the claim study's betas) take the series colours.
+    colors = {
+        m: method_color(m) if method_color(m) != method_color("") else SERIES_COLORS[i]
+        for i, m in enumerate(methods)
+    }
     for row, ((_, panel_rows, scale), names) in enumerate(zip(panels, metrics), start=1):
         position = {name: len(names) - 1 - i for i, name in enumerate(names)}  # the first metric on top
         for method in methods:
@@ -161,7 +166,7 @@ def forest_figure(
                     x=[scale * x["mean"] for x in d],
                     y=[position[r["metric"]] + offset[method] for r in mine],
                     mode="markers",
-                    marker=dict(color=method_color(method), size=9),
+                    marker=dict(color=colors[method], size=9),
                     error_x=dict(
                         type="data",
                         symmetric=False,
@@ -196,7 +201,8 @@ def forest_figure(
         )
         fig.add_vline(x=0, line=dict(color="#444444", width=1), row=row, col=1)
     fig.update_layout(margin=dict(l=260))
-    height = 140 + height_per_row * sum(len(m) for m in metrics) * max(1, len(methods))
+    # Two lines of label per metric (its name, then the readings) need two rows' height.
+    height = 140 + height_per_row * sum(len(m) for m in metrics) * max(2, len(methods))
     return style(fig, height=height, title=title, legend_below=True).update_layout(margin=dict(l=260))
 
 
@@ -233,7 +239,8 @@ def gain_by_epoch_figure(growth: dict[str, dict[str, dict | None]], title: str |
             )
         )
     reference_line(fig, 0, "no difference", color="#444444", dash="solid")
-    fig.update_xaxes(title_text="epochs of training")
+    epochs = sorted({int(e) for by_epoch in growth.values() for e in by_epoch})
+    fig.update_xaxes(title_text="epochs of training", tickvals=epochs)
     fig.update_yaxes(title_text="gain [percentage points]")
     return style(fig, height=340, title=title, legend_below=True)
 
