@@ -154,6 +154,13 @@ def test_a_method_has_one_colour_in_every_figure():
             assert colors[plots.METHOD_LABELS[m]] == {plots.METHOD_COLORS[m]}, (fig.layout.title.text, m)
 
 
+def test_method_colour_matches_by_prefix_and_names_no_method_by_its_default():
+    assert plots.method_color("SuperInfo (beta 1e-3)") == plots.METHOD_COLORS["superinfo"]
+    assert plots.method_color("beta = 3e-4") == "#7F7F7F"
+    assert plots.method_color("beta = 3e-4", default=None) is None
+    assert plots.method_color("mib", default=None) == plots.METHOD_COLORS["mib"]
+
+
 def test_reference_lines_are_named_in_the_legend_not_written_on_the_plot():
     fig = plots.learned_critic_figure([(0, 1.2), (10, 1.9)], true_mi=2.04, optimal_bound=2.02)
     names = [t.name for t in fig.data if t.showlegend is not False]

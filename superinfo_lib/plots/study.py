@@ -152,10 +152,7 @@ def forest_figure(
     methods = list(dict.fromkeys(r["_method"] for r in rows))
     offset = {m: 0.15 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
     # A method's own colour; rows that are not methods (the claim study's betas) take the series colours.
-    colors = {
-        m: method_color(m) if method_color(m) != method_color("") else SERIES_COLORS[i]
-        for i, m in enumerate(methods)
-    }
+    colors = {m: method_color(m, default=None) or SERIES_COLORS[i] for i, m in enumerate(methods)}
     for row, ((_, panel_rows, scale), names) in enumerate(zip(panels, metrics), start=1):
         position = {name: len(names) - 1 - i for i, name in enumerate(names)}  # the first metric on top
         for method in methods:

@@ -36,12 +36,13 @@ SERIES_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00
 MAX_WIDTH = 940
 
 
-def method_color(name: str) -> str:
-    """Colour of a method; unknown names (e.g. "superinfo (beta 1e-3)") match by prefix."""
+def method_color(name: str, default: str | None = "#7F7F7F") -> str | None:
+    """Colour of a method; unknown names (e.g. "superinfo (beta 1e-3)") match by prefix.
+    A name that is no method gets `default` (grey unless given)."""
     for key, color in METHOD_COLORS.items():
         if name.lower().startswith(key):
             return color
-    return "#7F7F7F"
+    return default
 
 
 def style(fig, height: int = 360, title: str | None = None, legend_below: bool = False):
