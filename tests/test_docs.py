@@ -3,7 +3,8 @@
 Every table of the CPU study in docs/results.md is recomputed here from results/cpu/ (the main
 runs, the untrained floor, the sweep, the precision pair), and every number its sentences and the
 README's headline quote is derived from the same files: a result file that changes, or a sentence
-that drifts from it, fails here.
+that drifts from it, fails here. The claim study's section is its analysis (superinfo_lib.claim)
+of results/cpu-claim/, quoted; until its 18 runs are in, the pages say it is under way.
 """
 
 import json
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from superinfo_lib import study
+from superinfo_lib import claim, study
 from superinfo_lib.results import load_results, results_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = ROOT / "results" / "cpu"
 RESULTS_PAGE = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
+CLAIM_README = ROOT / "results" / "cpu-claim" / "README.md"
 FLOOR = "floor (untrained)"
 SHOWN = study.METRICS[:11]  # the probes the page shows (not the final losses)
 # The probes a SuperInfo gain would show on: kNN, linear, few-label, kNN under corruption.
@@ -340,3 +342,27 @@ def test_the_toy_conditions_text_is_what_the_stored_runs_measured():
     for where in (nb_text, docs_text):
         assert "gain needs both" not in where.replace("not evidence that the gain needs both", "")
         assert "does as well" not in where and "no measurable" not in where
+
+
+def test_the_claim_study_is_quoted_from_its_analysis_or_said_to_be_under_way():
+    """Until the 18 claim runs are in, every page calls the study under way and quotes none of its
+    figures. Once they are in: the results page's claim section has the test figures and the paired
+    differences as claim.summary_rows / report_rows give them and claim.findings's sentences
+    word for word, and the README's headline gives the reading and beta*'s primary interval."""
+    analysis = claim.analyse(claim.load_claim_runs(), claim.load_floor())
+    page, readme, claim_readme = (plain(p.read_text()) for p in (RESULTS_PAGE, README, CLAIM_README))
+    if analysis["runs"] < analysis["expected_runs"]:
+        assert "under way" in page and "under way" in readme and "(in progress)" in claim_readme
+        assert "## The claim study" not in RESULTS_PAGE.read_text() and "β* =" not in page + readme
+        return
+    section = RESULTS_PAGE.read_text().split("## The claim study")[1].split("\n## ")[0]
+    assert table_with(section, FLOOR) == claim.summary_rows(analysis)
+    shown = table_with(section, "Holm p")
+    assert shown == [
+        {k: v for k, v in row.items() if not k.startswith("_")} for row in claim.report_rows(analysis)
+    ]
+    for sentence in claim.findings(analysis):
+        assert plain(sentence) in plain(section), sentence
+    star = analysis["primary"][claim.beta_key(analysis["beta_star"])]
+    assert f"**{analysis['reading']}**" in readme and plain(claim._interval(star)) in readme
+    assert "in progress" not in claim_readme and "under way" not in plain(section)
