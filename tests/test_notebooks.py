@@ -301,8 +301,8 @@ def check_04(f):
         return statistics.fmean(excess_lost(rows, k, b) for k in keys)
 
     # Thresholds: the range over every 3-seed subset of 8 seeds at 150 steps (smoke) and at 1,000
-    # steps (full), each statement holding in both unless marked; the measured values are in the
-    # notebook's closing note.
+    # steps (full), each statement holding in both unless marked; the measured ranges are beside
+    # each assertion.
     mostly, never = ("r_mostly_shared_z", "partly_shared_nuisance_z"), ("never_shared_task_z", "nuisance_z")
     # beta = 0: what is mostly shared is kept, much of what is never shared is already gone (3-seed
     # means: r 0.965 .. 0.995, q 0.916 .. 0.995, t 0.583 .. 0.662, n 0.706 .. 0.781).
@@ -486,6 +486,12 @@ def test_stored_full_profile_is_what_notebook_04_and_the_results_page_say():
         for where in (text, results_page):
             where = where.replace("−", "-")
             assert f"{d['mean']:+.3f}" in where and f"[{d['low']:+.3f}, {d['high']:+.3f}]" in where, key
+    # The share of its excess over chance that t and n have lost at beta = 1e-3.
+    lost = figures["lesson"]["excess_lost_z"]["0.001"]
+    t, n = (round(100 * lost[k]) for k in ("never_shared_task_z", "nuisance_z"))
+    assert f"at 1e-3, *t* has lost {t} % and *n* {n} % of its excess over chance" in " ".join(
+        results_page.split()
+    )
 
 
 def check_cpu_study_curves(curves):
