@@ -586,11 +586,11 @@ def parse_args(argv=None) -> TrainConfig:
     types = {f.name: f for f in fields(TrainConfig)}
     parser.add_argument("--loss", default="superinfo", choices=sorted(PRESETS))
     for name, help_text in (
-        ("epochs", "training epochs (GPU default 100, CPU 1)"),
-        ("batch-size", "batch per process (GPU default 512, CPU 128)"),
+        ("epochs", f"training epochs (default 100 on a GPU, {CPU_RECIPE['epochs']} on a CPU)"),
+        ("batch-size", f"batch per process (default 512 on a GPU, {CPU_RECIPE['batch_size']} on a CPU)"),
         ("train-limit", "use only the first N training images"),
         ("test-limit", "use only the first N test images"),
-        ("latent-dim", "size of z (default: the backbone's, 512)"),
+        ("latent-dim", "size of z (default: the backbone's: 512 for resnet18, 128 for small)"),
         ("stop-at-step", "stop after this many steps (the schedule still spans --epochs)"),
         ("knn-every", "epochs between kNN monitor runs (0: at the end only)"),
         ("linear-epochs", "epochs of the final linear probe (0: skip)"),

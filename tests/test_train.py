@@ -182,6 +182,21 @@ def test_config_defaults_and_opt_in():
     assert cpu.checkpoint_every == 1 and gpu.checkpoint_every == 10
 
 
+def test_cli_help_gives_the_defaults_resolve_picks(capsys):
+    """--help states each device's default epochs, batch size and latent size as resolve() and the
+    models pick them."""
+    from superinfo_lib.models import SuperInfoModel
+
+    with pytest.raises(SystemExit):
+        train_mod.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    cpu, gpu = (TrainConfig(device=d, precision="fp32").resolve() for d in ("cpu", "cuda"))
+    assert f"training epochs (default {gpu.epochs} on a GPU, {cpu.epochs} on a CPU)" in text
+    assert f"batch per process (default {gpu.batch_size} on a GPU, {cpu.batch_size} on a CPU)" in text
+    sizes = {arch: SuperInfoModel(arch).latent_dim for arch in (gpu.arch, cpu.arch)}
+    assert f"512 for {gpu.arch}, 128 for {cpu.arch}" in text and sizes == {gpu.arch: 512, cpu.arch: 128}
+
+
 def test_lr_schedule():
     base, total, warmup = 0.5, 100, 10
     assert lr_at(0, total, warmup, base) == pytest.approx(base / warmup)
