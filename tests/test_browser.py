@@ -3,8 +3,8 @@
 test_course_in_jupyterlab opens every notebook 01-07 as shipped (profile "auto": smoke on a CPU;
 notebook 6's cpu, the stored encoders on all of CIFAR-10)
 in a temporary copy of notebooks/, in course order, runs all its
-cells, checks that no output shows an error, that it finished within its stated time, and that
-exercises (if any) ran their fallbacks; a screenshot of each goes to test-output/.
+cells, checks that no output shows an error and that exercises (if any) ran their fallbacks, and
+prints how long each Run All took; a screenshot of each goes to test-output/.
 
 test_explorer_in_jupyterlab: the coefficient explorer.
 
@@ -79,12 +79,13 @@ COURSE = (
     "06_evaluation",
     "07_coefficient_explorer",
 )
-# The time each notebook may take under "auto" on a 2-core CPU (the course promises <= 2 minutes;
-# notebook 6 states 3-5: on a CPU its auto reads all of CIFAR-10 through the stored encoders),
-# Run All to the last cell; the margin covers kernel start and a browser on the same two cores.
+# The time each notebook states under "auto" on a 2-core CPU (at most 2 minutes; notebook 6 states
+# 3-5: on a CPU its auto reads all of CIFAR-10 through the stored encoders). The test waits
+# HANG_FACTOR times as long before calling a Run All hung: it checks what runs, not how fast;
+# the times are printed, and bench/bench_memory.py measures them.
 STATED_S = 120
 STATED_S_OF = {"06_evaluation": 300}
-MARGIN_S = 30
+HANG_FACTOR = 5
 # A subset while working on some notebooks, e.g. SUPERINFO_BROWSER_NOTEBOOKS=01,07 (default: all, in order).
 ONLY = [k for k in os.environ.get("SUPERINFO_BROWSER_NOTEBOOKS", "").split(",") if k]
 OUTPUT_ERRORS = """() => {
@@ -151,8 +152,8 @@ def free_port() -> int:
 
 def start_lab(tmp: Path, port: int, token: str, notebooks=(NOTEBOOK,)) -> subprocess.Popen:
     """JupyterLab isolated in tmp, off the network, serving copies of `notebooks`; the kernel is
-    this venv's Python (the venv's python3 kernelspec runs sys.executable) with the repository on
-    PYTHONPATH."""
+    this venv's Python (the venv's python3 kernelspec runs sys.executable), where the course is
+    installed."""
     dirs = {
         name: tmp / name
         for name in ("root", "config", "runtime", "data", "ipython", "settings", "workspaces")
@@ -169,7 +170,6 @@ def start_lab(tmp: Path, port: int, token: str, notebooks=(NOTEBOOK,)) -> subpro
         path.write_text(json.dumps(settings))
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "JUPYTER_CONFIG_DIR": str(dirs["config"]),
         "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
@@ -378,7 +378,7 @@ def screenshot_notebook(page, path: Path) -> None:
 
 def test_course_in_jupyterlab(tmp_path):
     """Every notebook as shipped, in course order, Run All in JupyterLab: no error in any output,
-    within its stated time, exercises on their fallbacks; one screenshot per notebook."""
+    exercises on their fallbacks, the time each took printed; one screenshot per notebook."""
     need_browser()
     from playwright.sync_api import sync_playwright
 
@@ -409,14 +409,13 @@ def test_course_in_jupyterlab(tmp_path):
                     run_all(page, watch="first")
                     try:
                         stated = STATED_S_OF.get(name, STATED_S)
-                        page.wait_for_function(RUN_FINISHED, timeout=(stated + MARGIN_S) * 1000)
+                        page.wait_for_function(RUN_FINISHED, timeout=stated * HANG_FACTOR * 1000)
                         page.wait_for_selector(IDLE)
                     finally:
                         timings[name] = time.monotonic() - run_started
                         screenshot_notebook(page, shots / f"{name}.png")
                     errors = page.evaluate(OUTPUT_ERRORS)
                     assert not errors, f"{name}: error output:\n" + "\n---\n".join(errors)
-                    assert timings[name] <= STATED_S_OF.get(name, STATED_S) + MARGIN_S, (name, timings[name])
                     figures = lab / "root" / "outputs" / f"{name}.json"
                     if name != "07_coefficient_explorer":  # the explorer writes no figures
                         exercises = json.loads(figures.read_text()).get("exercises", {})

@@ -289,7 +289,7 @@ def runs(tmp_path_factory, spawned):
     flags = []
     for name, value in TRAIN_ARGS.items():
         flags += [f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [
             sys.executable,

@@ -92,5 +92,14 @@ def test_save_key_figures_writes_the_notebooks_json(tmp_path, capsys):
 
 
 def test_stored_encoders_are_the_published_seed():
+    from superinfo_lib.pretrained import load_encoder
+
     encoders = lessons.stored_encoders(("simclr",), seed=1)
     assert set(encoders) == {"simclr"} and not encoders["simclr"].training
+    # Seed 1's published weights, not seed 0's.
+    weights = encoders["simclr"].state_dict()
+    for name, other in (("main-simclr-s1", True), ("main-simclr-s0", False)):
+        published = load_encoder(name, progress=False).state_dict()
+        floats = [k for k in published if published[k].is_floating_point()]
+        same = all(torch.equal(weights[k], published[k]) for k in floats)
+        assert same is other, name

@@ -24,7 +24,9 @@ from superinfo_lib import claim, lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-SMOKE_LIMIT_S = 180  # per notebook, 2 CPU cores, kernel start included
+# A cell that runs this long under a test is hung. How fast the notebooks run is measured by
+# bench/bench_memory.py (wall time per notebook), not asserted here.
+CELL_HANG_S = 1800
 TABLE_WIDTH = 100  # characters: a wider printed table wraps in JupyterLab on a laptop's screen
 EXERCISE_TAGS = ("exercise", "solution", "check")
 COURSE = (
@@ -49,6 +51,7 @@ def execute(name: str, output_dir: Path, **parameters) -> float:
         cwd=str(NOTEBOOKS),
         kernel_name="python3",
         progress_bar=False,
+        execution_timeout=CELL_HANG_S,
     )
     return time.perf_counter() - start
 
@@ -712,9 +715,6 @@ def test_notebook_smoke(name, output_dir):
     CHECKS[name](figures)
     check_exercises(name, figures)
     assert not wide_table_lines(output_dir / f"{name}.out.ipynb"), "a printed table wraps in JupyterLab"
-    assert elapsed < SMOKE_LIMIT_S, (
-        f"{name} took {elapsed:.0f} s under the smoke profile (limit {SMOKE_LIMIT_S} s)"
-    )
 
 
 def test_unknown_profile_is_refused(tmp_path):

@@ -207,11 +207,9 @@ def test_lr_schedule():
 
 
 def run_cli(*args, timeout=600):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "superinfo_lib.train", *args],
         cwd=REPO,
-        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
