@@ -103,3 +103,37 @@ def test_stored_encoders_are_the_published_seed():
         floats = [k for k in published if published[k].is_floating_point()]
         same = all(torch.equal(weights[k], published[k]) for k in floats)
         assert same is other, name
+
+
+def test_evaluate_own_runs_is_the_one_evaluation_and_names_a_missing_run(tmp_path, capsys):
+    """Notebook 6's GPU profiles evaluate notebook 5's checkpoints: each with evaluate_model under
+    the profile's own_runs settings; a method without a checkpoint is named and skipped."""
+    from superinfo_lib.checkpoint import load_checkpoint_model
+    from superinfo_lib.data import load_cifar10
+    from superinfo_lib.eval import evaluate_model
+
+    own = {"train_limit": 256, "test_limit": 128, "linear_epochs": 2, "robustness_images": 0}
+    own.update(few_label=[2], probe_images=128)
+    settings = dict(TRAINING["smoke"], methods=["simclr", "mib"], train_limit=128, test_limit=64)
+    settings.update(batch_size=32, knn_every=0, linear_epochs=0)
+    lessons.train_methods(
+        dict(settings, methods=["simclr"]), tmp_path, synthetic_images(128, 64), progress=False
+    )
+    evaluated = lessons.evaluate_own_runs(dict(settings, own_runs=own), tmp_path)
+    assert set(evaluated) == {"simclr"} and "mib: no checkpoint" in capsys.readouterr().out
+    model, _ = load_checkpoint_model(tmp_path / "simclr" / "checkpoint.pt", map_location="cpu")
+    data = load_cifar10(download=True, train_limit=256, test_limit=128)
+    expected = evaluate_model(model, data, linear_epochs=2, few_label=(2,), probe_images=128, mu_knn=True)
+    for key in ("knn_top1", "knn_top1_mu", "aug_probe_mean_r2"):
+        assert evaluated["simclr"][key] == pytest.approx(expected[key]), key
+
+
+def test_show_gpu_results_shows_gpu_runs_only(tmp_path):
+    assert lessons.show_gpu_results(tmp_path) == []  # an empty folder: none, and it says so
+    common = {"format": 1, "kind": "run", "timestamp": "2026-11-27T00:00:00+00:00", "seed": 0}
+    gpu = dict(common, device="NVIDIA H100", device_type="cuda", method="simclr", knn_top1=0.8)
+    cpu = dict(common, device="cpu", device_type="cpu", method="mib", knn_top1=0.5)
+    for name, record in (("run-gpu.json", gpu), ("run-cpu.json", cpu)):
+        (tmp_path / name).write_text(json.dumps(record))
+    (shown,) = lessons.show_gpu_results(tmp_path)
+    assert shown["file"] == "run-gpu.json" and shown["method"] == "simclr" and shown["knn_top1"] == 0.8
