@@ -386,7 +386,8 @@ FAILED = {  # a condition of "supported" that does not hold, in words
 }
 
 
-def _interval(d: dict) -> str:
+def interval(d: dict) -> str:
+    """A paired difference as the pages quote it: "+0.41 points [+0.15, +0.67]" (mean, 95 % interval)."""
     low, high = _fmt(d["low"], signed=True), _fmt(d["high"], signed=True)
     return f"{_fmt(d['mean'], signed=True)} points [{low}, {high}]"
 
@@ -413,7 +414,7 @@ def findings(analysis: dict) -> list[str]:
         return [f"The claim study is incomplete ({analysis['runs']} of {analysis['expected_runs']} runs)."]
     star, first = analysis["beta_star"], analysis["primary"]
     gains = "; ".join(
-        f"β = {beta_key(b)}{' (β*)' if b == star else ''}: {_interval(first[beta_key(b)])}, "
+        f"β = {beta_key(b)}{' (β*)' if b == star else ''}: {interval(first[beta_key(b)])}, "
         f"Holm-adjusted p {_p(first[beta_key(b)]['p_holm'])}"
         for b in CANDIDATES
     )
@@ -430,7 +431,7 @@ def findings(analysis: dict) -> list[str]:
         f"The design detects, with 80 % power, a difference of about {detect}.",
         f"On validation, β*'s 1-label gain is {_fmt(grow[epochs[0]]['mean'], signed=True)} points after "
         f"epoch {epochs[0]} and {_fmt(grow[epochs[-1]]['mean'], signed=True)} after epoch {epochs[-1]}; "
-        f"with every label, its linear-probe difference is {_interval(full)}.",
+        f"with every label, its linear-probe difference is {interval(full)}.",
         f"By the rule written before the runs, the toy's prediction is **{analysis['reading']}**: "
         f"{_why(analysis)}.",
     ]

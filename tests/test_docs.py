@@ -33,6 +33,9 @@ ACCURACY_PROBES = (
 )
 
 
+CPU_STUDY, CLAIM_STUDY = "Results on a CPU: the CPU study", "The claim study"
+
+
 def plain(text: str) -> str:
     """One line per paragraph, ASCII minus signs: sentences wrap anywhere in the markdown."""
     return " ".join(text.replace("−", "-").split())
@@ -56,6 +59,12 @@ def tables(text: str) -> list[list[dict[str, str]]]:
 def table_with(text: str, title: str) -> list[dict[str, str]]:
     (table,) = [t for t in tables(text) if t and title in t[0]]
     return table
+
+
+def page_section(heading: str) -> str:
+    """The results page's section whose "## " heading starts with heading, up to the next one."""
+    (section,) = [s for s in RESULTS_PAGE.read_text().split("\n## ") if s.startswith(heading)]
+    return section
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +93,12 @@ def means(runs, key):
 def test_the_summary_table_is_the_stored_runs_with_the_untrained_floor(runs):
     expected = study.summary_rows(runs, methods=("random-init", "simclr", "mib", "superinfo"), metrics=SHOWN)
     expected = [{(FLOOR if k == "random-init" else k): v for k, v in row.items()} for row in expected]
-    assert table_with(RESULTS_PAGE.read_text(), FLOOR) == expected
+    assert table_with(page_section(CPU_STUDY), FLOOR) == expected
     assert all(row[FLOOR] != "–" and row[FLOOR].endswith("(3)") for row in expected)  # every probe
 
 
 def test_the_difference_table_is_the_stored_paired_differences(main_runs):
-    shown = table_with(RESULTS_PAGE.read_text(), "detectable (80 % power)")
+    shown = table_with(page_section(CPU_STUDY), "detectable (80 % power)")
     expected = study.difference_rows(main_runs, metrics=SHOWN, detailed=True)
     assert shown == [{k: v for k, v in d.items() if not k.startswith("_")} for d in expected]
     for d in expected:  # the words follow the interval
@@ -353,9 +362,9 @@ def test_the_claim_study_is_quoted_from_its_analysis_or_said_to_be_under_way():
     page, readme, claim_readme = (plain(p.read_text()) for p in (RESULTS_PAGE, README, CLAIM_README))
     if analysis["runs"] < analysis["expected_runs"]:
         assert "under way" in page and "under way" in readme and "(in progress)" in claim_readme
-        assert "## The claim study" not in RESULTS_PAGE.read_text() and "β* =" not in page + readme
+        assert "## " + CLAIM_STUDY not in RESULTS_PAGE.read_text() and "β* =" not in page + readme
         return
-    section = RESULTS_PAGE.read_text().split("## The claim study")[1].split("\n## ")[0]
+    section = page_section(CLAIM_STUDY)
     assert table_with(section, FLOOR) == claim.summary_rows(analysis)
     shown = table_with(section, "Holm p")
     assert shown == [
@@ -364,5 +373,5 @@ def test_the_claim_study_is_quoted_from_its_analysis_or_said_to_be_under_way():
     for sentence in claim.findings(analysis):
         assert plain(sentence) in plain(section), sentence
     star = analysis["primary"][claim.beta_key(analysis["beta_star"])]
-    assert f"**{analysis['reading']}**" in readme and plain(claim._interval(star)) in readme
+    assert f"**{analysis['reading']}**" in readme and plain(claim.interval(star)) in readme
     assert "in progress" not in claim_readme and "under way" not in plain(section)
