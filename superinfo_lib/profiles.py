@@ -43,6 +43,7 @@ TRAINING = {
         "small", 5, 256, None, None, knn_every=1, linear_epochs=100, log_every=20, temperature=0.2
     ),
     "gpu": _training("resnet18", 15, 512, None, None, knn_every=5, linear_epochs=100, log_every=20),
+    # The trainer's GPU defaults (superinfo_lib.train.GPU_RECIPE).
     "full": _training("resnet18", 100, 512, None, None, knn_every=10, linear_epochs=100, log_every=20),
 }
 TRAINING_TIME = {

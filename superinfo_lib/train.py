@@ -36,6 +36,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # A CPU's defaults: the CPU study's recipe (experiments/cpu_study.py), short: about 3 minutes on
 # 2 cores. The small convnet gave the best kNN per CPU-minute of the encoders tried there.
 CPU_RECIPE = {"arch": "small", "epochs": 5, "batch_size": 256, "temperature": 0.2}
+# A GPU's defaults: ResNet-18 (CIFAR stem) at batch 512, as the peer SimCLR runs on CIFAR-10, for
+# 100 epochs: the `full` profile of notebooks 5 and 6.
+GPU_RECIPE = {"arch": "resnet18", "epochs": 100, "batch_size": 512}
 # Settings that must match for --resume to continue the same run.
 RESUME_MUST_MATCH = (
     "loss",
@@ -117,9 +120,8 @@ class TrainConfig:
         def default(value, cpu, gpu):
             return value if value is not None else (cpu if on_cpu else gpu)
 
-        r.arch = default(r.arch, CPU_RECIPE["arch"], "resnet18")
-        r.epochs = default(r.epochs, CPU_RECIPE["epochs"], 100)
-        r.batch_size = default(r.batch_size, CPU_RECIPE["batch_size"], 512)
+        for name in ("arch", "epochs", "batch_size"):
+            setattr(r, name, default(getattr(r, name), CPU_RECIPE[name], GPU_RECIPE[name]))
         # A GPU epoch takes seconds and a checkpoint (weights + momentum, ~90 MB) a good
         # fraction of one: save every 10 epochs there, and always at the end of a run.
         r.checkpoint_every = default(r.checkpoint_every, 1, 10)
@@ -255,8 +257,8 @@ def start_run(cfg: TrainConfig, dist_info: distributed.DistInfo, data: ImageData
             f"CPU run: the CPU study's recipe, short ({cfg.arch} convnet, {cfg.epochs} epochs on all "
             f"training images, batch {cfg.batch_size}, temperature {cfg.preset.temperature}, "
             f"{cfg.precision}); about 3 minutes on 2 cores. The CPU study trains this recipe for "
-            "10 epochs (docs/results.md); a GPU run trains ResNet-18 for 100. Pass --epochs, --arch "
-            "or --train-limit to change it."
+            f"10 epochs (docs/results.md); a GPU run trains ResNet-18 for {GPU_RECIPE['epochs']}. Pass "
+            "--epochs, --arch or --train-limit to change it."
         )
     data = data or load_data(cfg, dist_info)
     # Each process holds its shard of the training set (and of the test set, for kNN) on its device.
@@ -586,8 +588,15 @@ def parse_args(argv=None) -> TrainConfig:
     types = {f.name: f for f in fields(TrainConfig)}
     parser.add_argument("--loss", default="superinfo", choices=sorted(PRESETS))
     for name, help_text in (
-        ("epochs", f"training epochs (default 100 on a GPU, {CPU_RECIPE['epochs']} on a CPU)"),
-        ("batch-size", f"batch per process (default 512 on a GPU, {CPU_RECIPE['batch_size']} on a CPU)"),
+        (
+            "epochs",
+            f"training epochs (default {GPU_RECIPE['epochs']} on a GPU, {CPU_RECIPE['epochs']} on a CPU)",
+        ),
+        (
+            "batch-size",
+            f"batch per process (default {GPU_RECIPE['batch_size']} on a GPU, "
+            f"{CPU_RECIPE['batch_size']} on a CPU)",
+        ),
         ("train-limit", "use only the first N training images"),
         ("test-limit", "use only the first N test images"),
         ("latent-dim", "size of z (default: the backbone's: 512 for resnet18, 128 for small)"),

@@ -40,6 +40,18 @@ def test_cpu_training_profile_is_make_train():
     assert cpu["temperature"] == defaults.preset.temperature and cpu["train_limit"] is None
 
 
+def test_full_training_profile_is_a_gpu_run_with_the_trainer_defaults():
+    """Notebook 5's full profile trains what `python -m superinfo_lib.train` trains on a GPU."""
+    full = TRAINING["full"]
+    defaults = TrainConfig(loss="superinfo", device="cuda", precision="bf16").resolve()
+    assert (full["arch"], full["epochs"], full["batch_size"], full["train_limit"]) == (
+        defaults.arch,
+        defaults.epochs,
+        defaults.batch_size,
+        None,
+    )
+
+
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "full"])
 def test_every_training_profile_is_a_valid_trainer_config(profile):
     s = TRAINING[profile]
