@@ -626,7 +626,16 @@ def check_stored_encoders(f):
     # sigma: MIB's widest by far, SuperInfo's in between. z: MIB's ~0, SuperInfo's below SimCLR's.
     # h: the three within a few hundredths.
     sigma, probe = f["sigma_probe"]["sigma_median"], f["sigma_probe"]["probe"]
-    assert sigma["simclr"] < sigma["superinfo"] < sigma["mib"] and sigma["mib"] > 3 * sigma["simclr"]
+    # "about seven times": the stored study's seeds give 6.9 to 7.5 on the whole test set.
+    assert sigma["simclr"] < sigma["superinfo"] < sigma["mib"] and 6 < sigma["mib"] / sigma["simclr"] < 8.5
+    from superinfo_lib import study
+
+    median = {
+        m: {r["seed"]: study.metric(r, "sigma_median") for r in runs}
+        for m, runs in lessons.study_runs("main").items()
+    }
+    ratios = [median["mib"][seed] / median["simclr"][seed] for seed in (0, 1, 2)]
+    assert all(6.5 < r < 7.6 for r in ratios), ratios
     assert abs(probe["mib"]["z"]) < 0.02 and probe["superinfo"]["z"] < probe["simclr"]["z"]
     h = [p["h"] for p in probe.values()]
     assert max(h) - min(h) < 0.05
