@@ -386,6 +386,29 @@ FAILED = {  # a condition of "supported" that does not hold, in words
 }
 
 
+# What each reading means, written with the rule, before the runs.
+MEANING = {
+    "supported": (
+        "So on CIFAR-10, as in the toy, the KL penalty raises the accuracy of a linear probe that sees "
+        "one label per class, its gain grows with training, and no gain with every label is detected "
+        "alongside it."
+    ),
+    "refuted at this scale": (
+        "So the gain the toy predicts does not appear on CIFAR-10 at this scale: a 1-label gain of one "
+        "point or more is excluded for both β; a smaller one is not."
+    ),
+    "inconclusive": (
+        "So by its rule the study neither shows the gain the toy predicts nor excludes one of a point "
+        "or more; more seeds would narrow the intervals."
+    ),
+}
+SCOPE = (
+    "The study is one small convnet trained for 30 epochs on a CPU, with two β and six seeds, not the "
+    "paper's architecture, recipe or coefficients: it tests what notebook 4's toy predicts for "
+    "CIFAR-10, not the paper's numbers."
+)
+
+
 def interval(d: dict) -> str:
     """A paired difference as the pages quote it: "+0.41 points [+0.15, +0.67]" (mean, 95 % interval)."""
     low, high = _fmt(d["low"], signed=True), _fmt(d["high"], signed=True)
@@ -409,7 +432,8 @@ def findings(analysis: dict) -> list[str]:
     """What the study found, as sentences to quote (notebook 6 ends its section 9 with them;
     markdown; numbers as the tables print them): beta*, both primary differences with Holm's p,
     the detectable effect, beta*'s validation gain after the first and last epoch, its full-label
-    difference, and the reading with the rule's reason. One sentence while runs are missing."""
+    difference, the reading with the rule's reason, what the reading means (MEANING) and the
+    study's scope (SCOPE). One sentence while runs are missing."""
     if analysis["runs"] < analysis["expected_runs"]:
         return [f"The claim study is incomplete ({analysis['runs']} of {analysis['expected_runs']} runs)."]
     star, first = analysis["beta_star"], analysis["primary"]
@@ -434,6 +458,8 @@ def findings(analysis: dict) -> list[str]:
         f"with every label, its linear-probe difference is {interval(full)}.",
         f"By the rule written before the runs, the toy's prediction is **{analysis['reading']}**: "
         f"{_why(analysis)}.",
+        MEANING[analysis["reading"]],
+        SCOPE,
     ]
 
 
