@@ -386,7 +386,7 @@ FAILED = {  # a condition of "supported" that does not hold, in words
 }
 
 
-# What each reading means, written with the rule, before the runs.
+# What each reading means: written after 13 of the 18 runs, before the reading could be known.
 MEANING = {
     "supported": (
         "So on CIFAR-10, as in the toy, the KL penalty raises the accuracy of a linear probe that sees "

@@ -365,7 +365,7 @@ def test_findings_quote_the_analysis_and_give_the_rules_reason(gains, reading, w
     a = claim.analyse(study(gains))
     text = " ".join(claim.findings(a))
     assert f"the toy's prediction is **{reading}**: " in text and why in text
-    assert claim.findings(a)[-2:] == [claim.MEANING[reading], claim.SCOPE]  # what it means, written first
+    assert claim.findings(a)[-2:] == [claim.MEANING[reading], claim.SCOPE]  # what the reading means
     star = claim.beta_key(a["beta_star"])
     assert f"β* = {star}, chosen on the validation figures alone" in text
     for b in ("0.0003", "0.001"):
