@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from superinfo_lib import claim, lessons
+from superinfo_lib import claim, lessons, study
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -532,8 +532,6 @@ def check_05(f):
 
 def check_cpu_study(summary):
     """Notebook 6's section 1: what it says of the stored CPU study holds on the stored data."""
-    from superinfo_lib import study
-
     assert summary["runs"] == {"simclr": 3, "mib": 3, "superinfo": 3}
     assert all(seeds == [0, 1, 2] for seeds in summary["seeds"].values())
     assert summary["sweep_evaluated_on"] == ["validation"]  # beta was never chosen on the test set
@@ -628,8 +626,6 @@ def check_stored_encoders(f):
     sigma, probe = f["sigma_probe"]["sigma_median"], f["sigma_probe"]["probe"]
     # "about seven times": the stored study's seeds give 6.9 to 7.5 on the whole test set.
     assert sigma["simclr"] < sigma["superinfo"] < sigma["mib"] and 6 < sigma["mib"] / sigma["simclr"] < 8.5
-    from superinfo_lib import study
-
     median = {
         m: {r["seed"]: study.metric(r, "sigma_median") for r in runs}
         for m, runs in lessons.study_runs("main").items()
