@@ -380,3 +380,11 @@ def test_the_claim_study_is_quoted_from_its_analysis_or_said_to_be_under_way():
     star = analysis["primary"][claim.beta_key(analysis["beta_star"])]
     assert f"**{analysis['reading']}**" in readme and plain(claim.interval(star)) in readme
     assert "in progress" not in claim_readme and "under way" not in plain(section)
+    # Each run's time: its 30 epochs at its median epoch time, plus its evaluations.
+    minutes = [
+        (r["epochs"] * statistics.median(e["epoch_time_s"] for e in r["per_epoch"]) + r["eval_s"]) / 60
+        for r in load_results(CLAIM_README.parent, kind="run")
+        if r["item"] == "claim"
+    ]
+    assert 45 <= round(min(minutes)) and round(max(minutes)) <= 60
+    assert "18 runs of 45 to 60 minutes each on one core" in plain(section)
